@@ -1,0 +1,88 @@
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify'
+import sensible from '@fastify/sensible'
+import { configFromEnv, resolveConfig, type PartialConfig } from './config.js'
+import { AppError } from './lib/errors.js'
+import type { SessionStore } from './lib/session-store.js'
+import type { AnyTool } from './lib/tool.js'
+import authPlugin from './plugins/auth.js'
+import callsPlugin from './plugins/calls.js'
+import sessionsPlugin from './plugins/sessions.js'
+import streamsPlugin from './plugins/streams.js'
+import toolsPlugin from './plugins/tools.js'
+import eventsRoute from './routes/events.js'
+import healthRoute from './routes/health.js'
+import messageRoute from './routes/message.js'
+import { createFetchUrlTool } from './tools/fetch-url.js'
+import { getTime } from './tools/get-time.js'
+
+export interface DataPulseOptions extends PartialConfig {
+  /** Your own tools, registered beside the built-in ones. */
+  tools?: AnyTool[]
+  /** Set false to leave out get_time and fetch_url. */
+  builtinTools?: boolean
+  /** A ready-made session store instead of the configured memory/Redis one. */
+  store?: SessionStore
+  /** Read settings from environment variables under the given options (default true). */
+  env?: boolean
+}
+
+/** Server options for `fastify start`; tokens never reach the logs (headers are not logged). */
+export const options: FastifyServerOptions = {
+  trustProxy: false,
+  // SSE streams are long-lived; only the request (headers + body) has a deadline.
+  requestTimeout: 30_000
+}
+
+function errorBody (statusCode: number, code: string, message: string) {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', code, message }
+}
+
+/**
+ * The root plugin: `fastify start dist/app.js` loads it, tests and embedding apps register it.
+ * Not wrapped in fastify-plugin on purpose: its decorators, hooks and handlers stay inside.
+ */
+export default async function dataPulse (fastify: FastifyInstance, opts: DataPulseOptions) {
+  const { tools = [], builtinTools = true, store, env = true, ...sections } = opts
+  const known: PartialConfig = {
+    auth: sections.auth, sessions: sections.sessions, sse: sections.sse,
+    limits: sections.limits, fetchUrl: sections.fetchUrl, http: sections.http
+  }
+  const config = resolveConfig(env ? configFromEnv() : {}, known)
+
+  await fastify.register(sensible)
+
+  fastify.setErrorHandler((err: FastifyError | AppError, request, reply) => {
+    if (err instanceof AppError) {
+      return reply.code(err.statusCode).headers(err.headers).send(errorBody(err.statusCode, err.code, err.message))
+    }
+    if ('validation' in err && err.validation) {
+      return reply.code(400).send(errorBody(400, 'invalid_request', err.message))
+    }
+    const status = err.statusCode ?? 500
+    if (status >= 500) {
+      request.log.error({ err }, 'request failed')
+      return reply.code(status).send(errorBody(status, 'internal_error', 'internal server error'))
+    }
+    return reply.code(status).send(errorBody(status, (err.code ?? 'bad_request').toLowerCase(), err.message))
+  })
+  fastify.setNotFoundHandler((request, reply) => {
+    reply.code(404).send(errorBody(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`))
+  })
+
+  // curl -d sends form encoding by default; envelope bodies are JSON whatever the label says.
+  fastify.addContentTypeParser(['text/plain', 'application/x-www-form-urlencoded'], { parseAs: 'string' },
+    fastify.getDefaultJsonParser('error', 'error'))
+
+  const builtins: AnyTool[] = builtinTools ? [getTime, createFetchUrlTool(config.fetchUrl)] : []
+  await fastify.register(authPlugin, { auth: config.auth })
+  await fastify.register(sessionsPlugin, { sessions: config.sessions, store })
+  await fastify.register(toolsPlugin, { tools: [...builtins, ...tools], timeoutMs: config.limits.toolTimeoutMs })
+  // calls before streams: at close, in-flight calls finish and publish before streams end.
+  await fastify.register(callsPlugin, config.limits)
+  await fastify.register(streamsPlugin, { sse: config.sse })
+
+  await fastify.register(healthRoute)
+  await fastify.register(eventsRoute)
+  await fastify.register(messageRoute, { bodyLimit: config.limits.bodyLimitBytes })
+}

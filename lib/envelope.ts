@@ -1,0 +1,57 @@
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { ToolError } from './tool.js'
+import type { Principal } from '../plugins/auth.js'
+import type { ErrorFrame, MCPRequest, MCPResponse } from '../schemas/envelope.js'
+
+export function errorFrame (requestId: string | null, code: string, error: string): string {
+  const frame: ErrorFrame = { type: 'error', request_id: requestId, error, code }
+  return JSON.stringify(frame)
+}
+
+function responseFrame (type: MCPResponse['type'], requestId: string, data: unknown): string {
+  const frame: MCPResponse = { type, request_id: requestId, data }
+  return JSON.stringify(frame)
+}
+
+/**
+ * Tool name and arguments from an envelope `call_tool`: arguments are either `data.arguments`
+ * or, as in the original protocol, every other field beside `name`.
+ */
+export function toolCallOf (data: Record<string, unknown>): { name: unknown, args: unknown } {
+  const { name, arguments: nested, ...flat } = data
+  return { name, args: nested !== undefined ? nested : flat }
+}
+
+/**
+ * Runs one accepted envelope request and publishes its answer (or an error frame) to the session.
+ * Never throws: every outcome becomes a frame, so the client always hears back.
+ */
+export async function answerEnvelope (
+  app: FastifyInstance,
+  req: { sessionId: string, principal: Principal, log: FastifyBaseLogger },
+  message: MCPRequest,
+  signal: AbortSignal
+): Promise<void> {
+  let frame: string
+  if (message.type === 'list_tools') {
+    frame = responseFrame('list_tools', message.request_id, { tools: app.tools.list() })
+  } else {
+    const { name, args } = toolCallOf(message.data ?? {})
+    try {
+      const result = await app.tools.call(String(name), args, {
+        principal: req.principal, sessionId: req.sessionId, signal, log: req.log
+      })
+      frame = responseFrame('tool_result', message.request_id, result ?? null)
+    } catch (err) {
+      const code = err instanceof ToolError ? err.code : 'tool_failed'
+      const text = err instanceof Error ? err.message : String(err)
+      if (!(err instanceof ToolError) || err.code === 'tool_failed') req.log.warn({ err }, 'tool call failed')
+      frame = errorFrame(message.request_id, code, text)
+    }
+  }
+  try {
+    await app.sessions.publish(req.sessionId, { data: frame })
+  } catch (err) {
+    req.log.error({ err, sessionId: req.sessionId, requestId: message.request_id }, 'could not publish a result')
+  }
+}

@@ -1,0 +1,139 @@
+import { AppError } from './errors.js'
+import type { NewEvent, ReadResult, SessionInfo, SessionStore, StoredEvent, StoreStats } from './session-store.js'
+import type { SessionOptions } from '../schemas/options.js'
+
+interface Entry { seq: number, event?: string, data: string }
+
+interface Session extends SessionInfo {
+  log: Entry[]
+  bytes: number
+  nextSeq: number
+  cursor: number
+  lastActive: number
+  watchers: Set<() => void>
+}
+
+/** The embedded default: sessions and their bounded logs in this process's memory. */
+export function createMemoryStore (opts: SessionOptions): SessionStore {
+  const sessions = new Map<string, Session>()
+  const ttlMs = opts.ttlSeconds * 1000
+
+  // One sweep for all sessions rather than a timer per session. A session with a live reader
+  // is in use, so it is refreshed instead of expired.
+  const sweep = setInterval(() => {
+    const now = Date.now()
+    for (const [id, s] of sessions) {
+      if (s.watchers.size > 0) s.lastActive = now
+      else if (now - s.lastActive > ttlMs) sessions.delete(id)
+    }
+  }, Math.min(opts.sweepIntervalMs, ttlMs))
+  sweep.unref()
+
+  function live (sessionId: string): Session | undefined {
+    const s = sessions.get(sessionId)
+    if (s && s.watchers.size === 0 && Date.now() - s.lastActive > ttlMs) {
+      sessions.delete(sessionId)
+      return undefined
+    }
+    return s
+  }
+
+  function mustGet (sessionId: string): Session {
+    const s = live(sessionId)
+    if (!s) throw new AppError(404, 'session_not_found', `session ${sessionId} does not exist or has expired`)
+    return s
+  }
+
+  function toEvent (e: Entry): StoredEvent {
+    return e.event === undefined ? { id: String(e.seq), data: e.data } : { id: String(e.seq), event: e.event, data: e.data }
+  }
+
+  return {
+    kind: 'memory',
+
+    async open (sessionId, owner) {
+      const now = Date.now()
+      const existing = live(sessionId)
+      if (existing) {
+        if (existing.owner !== owner) {
+          throw new AppError(403, 'session_forbidden', `session ${sessionId} belongs to another principal`)
+        }
+        existing.lastActive = now
+        return { id: existing.id, owner: existing.owner, createdAt: existing.createdAt }
+      }
+      if (sessions.size >= opts.maxSessions) {
+        throw new AppError(503, 'too_many_sessions', `the server holds its maximum of ${opts.maxSessions} sessions; retry later`)
+      }
+      sessions.set(sessionId, {
+        id: sessionId, owner, createdAt: now, log: [], bytes: 0, nextSeq: 1, cursor: 0, lastActive: now, watchers: new Set()
+      })
+      return { id: sessionId, owner, createdAt: now }
+    },
+
+    async get (sessionId) {
+      const s = live(sessionId)
+      return s ? { id: s.id, owner: s.owner, createdAt: s.createdAt } : null
+    },
+
+    async publish (sessionId, event: NewEvent) {
+      const s = mustGet(sessionId)
+      const entry: Entry = { seq: s.nextSeq++, data: event.data }
+      if (event.event !== undefined) entry.event = event.event
+      s.log.push(entry)
+      s.bytes += event.data.length
+      s.lastActive = Date.now()
+      // Keep at least the newest event even if it alone exceeds the byte cap.
+      while (s.log.length > 1 && (s.log.length > opts.maxEvents || s.bytes > opts.maxBytes)) {
+        s.bytes -= s.log.shift()!.data.length
+      }
+      for (const wake of s.watchers) wake()
+      return String(entry.seq)
+    },
+
+    async read (sessionId, afterId, limit): Promise<ReadResult> {
+      const s = mustGet(sessionId)
+      let after = afterId === null ? s.cursor : Number(afterId)
+      if (!Number.isSafeInteger(after) || after < 0) after = 0
+      const first = s.log.length > 0 ? s.log[0].seq : s.nextSeq
+      const gap = after < first - 1
+      // seq values are contiguous, so the start index is arithmetic, not a search.
+      const start = Math.max(0, after + 1 - first)
+      return { events: s.log.slice(start, start + limit).map(toEvent), gap }
+    },
+
+    async ack (sessionId, eventId) {
+      const s = live(sessionId)
+      const seq = Number(eventId)
+      if (s && seq > s.cursor) s.cursor = seq
+    },
+
+    watch (sessionId, onWake) {
+      const s = mustGet(sessionId)
+      s.watchers.add(onWake)
+      return () => { s.watchers.delete(onWake); s.lastActive = Date.now() }
+    },
+
+    async delete (sessionId) {
+      const s = sessions.get(sessionId)
+      sessions.delete(sessionId)
+      if (s) for (const wake of s.watchers) wake()
+    },
+
+    async stats (): Promise<StoreStats> {
+      let queuedFrames = 0
+      // Frames no stream has delivered yet, not the retained replay history.
+      for (const s of sessions.values()) {
+        const first = s.log.length > 0 ? s.log[0].seq : s.nextSeq
+        queuedFrames += s.nextSeq - 1 - Math.max(s.cursor, first - 1)
+      }
+      return { sessions: sessions.size, queuedFrames }
+    },
+
+    async ready () { return true },
+
+    async close () {
+      clearInterval(sweep)
+      sessions.clear()
+    }
+  }
+}

@@ -1,0 +1,57 @@
+import type { ServerResponse } from 'node:http'
+import type { FastifyReply } from 'fastify'
+
+export interface SseEvent {
+  id?: string
+  event?: string
+  data: string
+}
+
+/** One SSE frame. `data` is JSON, which never holds a raw newline, so one `data:` line suffices. */
+export function formatEvent (ev: SseEvent): string {
+  let out = ''
+  if (ev.id !== undefined) out += `id: ${ev.id}\n`
+  if (ev.event !== undefined) out += `event: ${ev.event}\n`
+  return out + `data: ${ev.data}\n\n`
+}
+
+/**
+ * Takes over the reply and writes SSE headers once. After `hijack()` Fastify no longer sends
+ * headers set with `reply.header()` (CORS, request ids…), so they are copied onto the raw response.
+ */
+export function startSse (reply: FastifyReply, retryMs = 2000): ServerResponse {
+  reply.hijack()
+  const raw = reply.raw
+  const headers: Record<string, string | number | string[]> = {}
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value !== undefined) headers[name] = value
+  }
+  raw.writeHead(200, {
+    ...headers,
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    'x-accel-buffering': 'no',
+    connection: 'keep-alive'
+  })
+  raw.socket?.setNoDelay(true)
+  // Tells EventSource how soon to reconnect after we close a stream (shutdown, takeover).
+  raw.write(`retry: ${retryMs}\n\n`)
+  return raw
+}
+
+/** Resolves true once `raw` drains, false if it is closed or `timeoutMs` passes first. */
+export function waitForDrain (raw: ServerResponse, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer)
+      raw.off('drain', onDrain)
+      raw.off('close', onClose)
+      resolve(ok)
+    }
+    const onDrain = () => done(true)
+    const onClose = () => done(false)
+    const timer = setTimeout(() => done(false), timeoutMs)
+    raw.on('drain', onDrain)
+    raw.on('close', onClose)
+  })
+}

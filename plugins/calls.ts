@@ -1,0 +1,83 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { AppError } from '../lib/errors.js'
+
+export interface CallHandle {
+  signal: AbortSignal
+}
+
+interface Running {
+  controller: AbortController
+  done: Promise<void>
+}
+
+/**
+ * Tool calls in flight, per session: the per-session concurrency bound, cancellation by
+ * request id (MCP notifications/cancelled) and the wait for in-flight calls at shutdown.
+ */
+export function createCalls (maxPerSession: number) {
+  const bySession = new Map<string, Map<string, Running>>()
+  let total = 0
+
+  /**
+   * Reserves a slot synchronously (so the HTTP answer can be 429) and runs `work` in it.
+   * The returned promise settles with the tool's result or error.
+   */
+  function start<T> (sessionId: string, requestId: string, work: (handle: CallHandle) => Promise<T>): Promise<T> {
+    let running = bySession.get(sessionId)
+    if (running && running.size >= maxPerSession) {
+      throw new AppError(429, 'too_many_calls', `at most ${maxPerSession} tool calls may run at once per session`)
+    }
+    if (!running) bySession.set(sessionId, running = new Map())
+    const controller = new AbortController()
+    // A duplicate request id gets its own slot key so neither call is lost track of.
+    const key = running.has(requestId) ? `${requestId}#${total}` : requestId
+    const result = Promise.resolve().then(() => work({ signal: controller.signal }))
+    const done = result.then(() => {}, () => {}).finally(() => {
+      running!.delete(key)
+      if (running!.size === 0 && bySession.get(sessionId) === running) bySession.delete(sessionId)
+      total--
+    })
+    running.set(key, { controller, done })
+    total++
+    return result
+  }
+
+  return {
+    start,
+    cancel (sessionId: string, requestId: string, reason = 'cancelled by client'): boolean {
+      const call = bySession.get(sessionId)?.get(requestId)
+      call?.controller.abort(new Error(reason))
+      return call !== undefined
+    },
+    abortSession (sessionId: string, reason = 'session ended'): void {
+      for (const call of bySession.get(sessionId)?.values() ?? []) call.controller.abort(new Error(reason))
+    },
+    inFlight: (): number => total,
+    /** Waits for running calls up to `timeoutMs`, then aborts the rest. */
+    async drain (timeoutMs: number): Promise<void> {
+      const all = [...bySession.values()].flatMap((m) => [...m.values()])
+      if (all.length === 0) return
+      let timer: NodeJS.Timeout | undefined
+      const timedOut = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs) })
+      await Promise.race([Promise.all(all.map((c) => c.done)), timedOut])
+      clearTimeout(timer)
+      for (const c of all) c.controller.abort(new Error('server shutting down'))
+      await Promise.all(all.map((c) => c.done))
+    }
+  }
+}
+
+export type Calls = ReturnType<typeof createCalls>
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    calls: Calls
+  }
+}
+
+export default fp(async function callsPlugin (fastify: FastifyInstance, opts: { maxConcurrentCallsPerSession: number, shutdownGraceMs: number }) {
+  const calls = createCalls(opts.maxConcurrentCallsPerSession)
+  fastify.decorate('calls', calls)
+  fastify.addHook('preClose', async () => { await calls.drain(opts.shutdownGraceMs) })
+}, { name: 'datapulse-calls', fastify: '5.x', dependencies: ['datapulse-tools'] })

@@ -1,0 +1,167 @@
+import type { ServerResponse } from 'node:http'
+import fp from 'fastify-plugin'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify'
+import { AppError } from '../lib/errors.js'
+import { formatEvent, startSse, waitForDrain, type SseEvent } from '../lib/sse.js'
+import type { SessionStore } from '../lib/session-store.js'
+import type { SseOptions } from '../schemas/options.js'
+
+export interface ServeOptions {
+  sessionId: string
+  owner: string
+  /** Resume after this event id; null starts after the last frame any stream delivered. */
+  lastEventId: string | null
+  /** Raw SSE text written once before any event (e.g. the MCP `endpoint` event). */
+  preamble?: string
+  /** The frame that tells a client retention dropped events it had not seen. */
+  gapFrame?: () => SseEvent
+  /** Streams with the same key replace each other; defaults to the session id. */
+  key?: string
+  onClose?: () => void
+}
+
+interface LiveStream {
+  raw: ServerResponse
+  owner: string
+  key: string
+  lastWrite: number
+  end: (comment?: string) => void
+}
+
+const READ_BATCH = 100
+
+export function createStreams (store: SessionStore, opts: SseOptions, log: FastifyBaseLogger) {
+  const live = new Map<string, LiveStream>()
+  const perOwner = new Map<string, number>()
+
+  // One timer for every stream: idle ones get a comment so proxies keep them open.
+  const pinger = setInterval(() => {
+    const idleSince = Date.now() - opts.pingIntervalMs * 0.9
+    for (const s of live.values()) {
+      if (s.lastWrite <= idleSince) {
+        s.raw.write(': ping\n\n')
+        s.lastWrite = Date.now()
+      }
+    }
+  }, opts.pingIntervalMs)
+  pinger.unref()
+
+  /** Hijacks `reply` and delivers the session's events until the client or the server closes. */
+  function serve (reply: FastifyReply, o: ServeOptions): void {
+    const owned = perOwner.get(o.owner) ?? 0
+    if (owned >= opts.maxStreamsPerPrincipal) {
+      throw new AppError(429, 'too_many_streams', `at most ${opts.maxStreamsPerPrincipal} open streams per principal`)
+    }
+    const key = o.key ?? o.sessionId
+    // One live stream per session: the newer one takes over, the older is ended cleanly.
+    live.get(key)?.end('replaced by a newer stream')
+
+    const raw = startSse(reply)
+    let closed = false
+    let dirty = true
+    let wake: (() => void) | null = null
+    const unwatch = store.watch(o.sessionId, () => { dirty = true; wake?.() })
+
+    const cleanup = () => {
+      if (closed) return
+      closed = true
+      unwatch()
+      wake?.()
+      if (live.get(key) === stream) live.delete(key)
+      const n = (perOwner.get(o.owner) ?? 1) - 1
+      if (n > 0) perOwner.set(o.owner, n)
+      else perOwner.delete(o.owner)
+      raw.off('close', cleanup)
+      o.onClose?.()
+    }
+    const stream: LiveStream = {
+      raw,
+      owner: o.owner,
+      key,
+      lastWrite: Date.now(),
+      end (comment?: string) {
+        if (closed) return
+        if (comment && !raw.writableEnded) raw.write(`: ${comment}\n\n`)
+        raw.end()
+        cleanup()
+      }
+    }
+    live.set(key, stream)
+    perOwner.set(o.owner, owned + 1)
+    raw.on('close', cleanup)
+    if (o.preamble) raw.write(o.preamble)
+
+    const pump = async () => {
+      let after = o.lastEventId
+      let first = true
+      while (!closed) {
+        if (!dirty) {
+          await new Promise<void>((resolve) => { wake = resolve })
+          wake = null
+          continue
+        }
+        dirty = false
+        const { events, gap } = await store.read(o.sessionId, after, READ_BATCH)
+        if (closed) return
+        if (first && gap && o.gapFrame) raw.write(formatEvent(o.gapFrame()))
+        first = false
+        for (const ev of events) {
+          const flushed = raw.write(formatEvent(ev))
+          after = ev.id
+          stream.lastWrite = Date.now()
+          // Backpressure: stop pulling from the log until the socket drains. A consumer that
+          // stays slow is cut; the unsent frames stay in the log for its reconnect.
+          if (!flushed && !(await waitForDrain(raw, opts.writeTimeoutMs))) {
+            if (!closed) {
+              log.warn({ sessionId: o.sessionId }, 'SSE consumer too slow; closing its stream')
+              raw.destroy()
+              cleanup()
+            }
+            return
+          }
+          if (closed) return
+        }
+        if (events.length > 0) {
+          await store.ack(o.sessionId, after!)
+          if (events.length === READ_BATCH) dirty = true
+        }
+      }
+    }
+    pump().catch((err: unknown) => {
+      log.warn({ err, sessionId: o.sessionId }, 'SSE stream ended on a store error')
+      stream.end('stream interrupted; reconnect to resume')
+    })
+  }
+
+  return {
+    serve,
+    /** Ends every stream with a comment so EventSource clients reconnect (elsewhere). */
+    endAll (comment: string): void {
+      for (const s of [...live.values()]) s.end(comment)
+    },
+    /** Ends the stream held under `key` (session deleted, for example). */
+    end (key: string, comment?: string): void {
+      live.get(key)?.end(comment)
+    },
+    count: (): number => live.size,
+    close (): void {
+      clearInterval(pinger)
+    }
+  }
+}
+
+export type Streams = ReturnType<typeof createStreams>
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    streams: Streams
+  }
+}
+
+export default fp(async function streamsPlugin (fastify: FastifyInstance, opts: { sse: SseOptions }) {
+  const streams = createStreams(fastify.sessions, opts.sse, fastify.log)
+  fastify.decorate('streams', streams)
+  // Open streams must end before the server closes, or close() waits on them forever.
+  fastify.addHook('preClose', async () => { streams.endAll('server shutting down; reconnect') })
+  fastify.addHook('onClose', async () => { streams.close() })
+}, { name: 'datapulse-streams', fastify: '5.x', dependencies: ['datapulse-sessions'] })

@@ -1,0 +1,112 @@
+import fp from 'fastify-plugin'
+import { Kind, type Static, type TObject } from '@sinclair/typebox'
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
+import { Value } from '@sinclair/typebox/value'
+import type { FastifyInstance } from 'fastify'
+import { ToolError, type AnyTool, type ToolContext } from '../lib/tool.js'
+
+export interface ToolInfo {
+  name: string
+  description: string
+  inputSchema: Record<string, unknown>
+}
+
+export interface ToolsPluginOptions {
+  tools: AnyTool[]
+  timeoutMs: number
+}
+
+interface Registered {
+  definition: AnyTool
+  check: TypeCheck<TObject>
+  info: ToolInfo
+}
+
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/
+
+export function createToolRegistry (defaultTimeoutMs: number) {
+  const tools = new Map<string, Registered>()
+  let listing: ToolInfo[] = []
+
+  function register (definition: AnyTool): void {
+    // A bad tool fails at start, not on its first call.
+    if (typeof definition?.name !== 'string' || !NAME.test(definition.name)) {
+      throw new Error(`tool name ${JSON.stringify(definition?.name)} must match ${NAME}`)
+    }
+    if (tools.has(definition.name)) throw new Error(`tool "${definition.name}" is registered twice`)
+    if (typeof definition.description !== 'string' || definition.description === '') {
+      throw new Error(`tool "${definition.name}" needs a description`)
+    }
+    if (definition.input?.[Kind] !== 'Object') throw new Error(`tool "${definition.name}" input must be a TypeBox Type.Object`)
+    if (typeof definition.handler !== 'function') throw new Error(`tool "${definition.name}" needs a handler function`)
+    // JSON round trip drops TypeBox's symbol keys, leaving plain JSON Schema.
+    const inputSchema = JSON.parse(JSON.stringify(definition.input)) as Record<string, unknown>
+    const info = { name: definition.name, description: definition.description, inputSchema }
+    tools.set(definition.name, { definition, check: TypeCompiler.Compile(definition.input), info })
+    listing = [...tools.values()].map((t) => t.info)
+  }
+
+  function validate (tool: Registered, args: unknown): unknown {
+    const value = Value.Default(tool.definition.input, Value.Clone(args ?? {}))
+    if (tool.check.Check(value)) return value
+    const first = tool.check.Errors(value).First()
+    const where = first?.path ? `argument ${first.path.slice(1).replaceAll('/', '.')}` : 'arguments'
+    throw new ToolError('invalid_arguments', `${tool.definition.name}: ${where}: ${first?.message ?? 'invalid'}`)
+  }
+
+  /** Validates `args`, runs the handler under the tool's time limit and the caller's signal. */
+  async function call (name: string, args: unknown, ctx: ToolContext): Promise<unknown> {
+    const tool = tools.get(name)
+    if (!tool) throw new ToolError('unknown_tool', `unknown tool "${name}"`)
+    const valid = validate(tool, args)
+    const timeoutMs = tool.definition.timeoutMs ?? defaultTimeoutMs
+    const timeout = AbortSignal.timeout(timeoutMs)
+    const signal = AbortSignal.any([ctx.signal, timeout])
+    if (signal.aborted) throw new ToolError('cancelled', `${name}: cancelled before it started`)
+    let onAbort!: () => void
+    const aborted = new Promise<never>((_resolve, reject) => {
+      onAbort = () => reject(timeout.aborted
+        ? new ToolError('tool_timeout', `${name}: timed out after ${timeoutMs} ms`)
+        : new ToolError('cancelled', `${name}: cancelled`))
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+    try {
+      return await Promise.race([
+        Promise.resolve().then(() => tool.definition.handler(valid as Static<TObject>, { ...ctx, signal })),
+        aborted
+      ])
+    } catch (err) {
+      if (err instanceof ToolError) throw err
+      if (signal.aborted) {
+        throw timeout.aborted
+          ? new ToolError('tool_timeout', `${name}: timed out after ${timeoutMs} ms`)
+          : new ToolError('cancelled', `${name}: cancelled`)
+      }
+      const message = err instanceof Error ? err.message : String(err)
+      throw new ToolError('tool_failed', `${name}: ${message}`, { cause: err })
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  return {
+    register,
+    list: (): ToolInfo[] => listing,
+    has: (name: string): boolean => tools.has(name),
+    call
+  }
+}
+
+export type ToolRegistry = ReturnType<typeof createToolRegistry>
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    tools: ToolRegistry
+  }
+}
+
+export default fp(async function toolsPlugin (fastify: FastifyInstance, opts: ToolsPluginOptions) {
+  const registry = createToolRegistry(opts.timeoutMs)
+  for (const tool of opts.tools) registry.register(tool)
+  fastify.decorate('tools', registry)
+}, { name: 'datapulse-tools', fastify: '5.x' })

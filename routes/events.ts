@@ -1,0 +1,31 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { errorFrame } from '../lib/envelope.js'
+import { ErrorResponse, EventsQuery } from '../schemas/envelope.js'
+
+/** GET /events: the envelope's SSE stream for one client-chosen session. */
+const eventsRoute: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/events', {
+    schema: {
+      querystring: EventsQuery,
+      response: { '4xx': ErrorResponse, '5xx': ErrorResponse }
+    },
+    onRequest: fastify.auth.authenticate
+  }, async (request, reply) => {
+    const sessionId = request.query.session_id
+    const principal = request.principal!
+    await fastify.sessions.open(sessionId, principal.id)
+    const header = request.headers['last-event-id']
+    const lastEventId = (typeof header === 'string' && header !== '' ? header : request.query.last_event_id) || null
+    fastify.streams.serve(reply, {
+      sessionId,
+      owner: principal.id,
+      lastEventId,
+      gapFrame: () => ({
+        data: errorFrame(null, 'frames_dropped',
+          'some frames for this session were dropped by the retention limit before this stream could deliver them')
+      })
+    })
+  })
+}
+
+export default eventsRoute

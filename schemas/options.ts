@@ -1,0 +1,79 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+// One definition of every setting: env variables are parsed into this shape (config.ts) and an
+// embedding app passes the same shape to `register`. Defaults live here, nowhere else.
+
+const Ms = (def: number, min = 1) => Type.Integer({ minimum: min, default: def })
+
+export const AuthOptionsSchema = Type.Object({
+  bearerToken: Type.String({ minLength: 1, default: 'secret_token' }),
+  // Accept the local Bearer token beside JWT. Defaults to true outside production.
+  allowLocalBearer: Type.Optional(Type.Boolean()),
+  jwtKey: Type.Optional(Type.String({ minLength: 1 })),
+  jwtIssuer: Type.Optional(Type.String({ minLength: 1 })),
+  jwtAudience: Type.Optional(Type.String({ minLength: 1 })),
+  clockToleranceSeconds: Type.Integer({ minimum: 0, maximum: 300, default: 5 }),
+  jwksCooldownMs: Ms(30_000, 0),
+  jwksTimeoutMs: Ms(5_000),
+  maxHeaderBytes: Ms(8192),
+  ticketTtlSeconds: Type.Integer({ minimum: 1, maximum: 60, default: 60 })
+}, { additionalProperties: false })
+
+export const SessionOptionsSchema = Type.Object({
+  ttlSeconds: Type.Integer({ minimum: 1, default: 3600 }),
+  maxEvents: Type.Integer({ minimum: 1, default: 1000 }),
+  maxBytes: Type.Integer({ minimum: 1024, default: 4 * 1024 * 1024 }),
+  maxSessions: Type.Integer({ minimum: 1, default: 10_000 }),
+  redisUrl: Type.Optional(Type.String({ minLength: 1 })),
+  sweepIntervalMs: Ms(30_000)
+}, { additionalProperties: false })
+
+export const SseOptionsSchema = Type.Object({
+  pingIntervalMs: Ms(15_000),
+  writeTimeoutMs: Ms(5_000),
+  maxStreamsPerPrincipal: Type.Integer({ minimum: 1, default: 10_000 })
+}, { additionalProperties: false })
+
+export const LimitOptionsSchema = Type.Object({
+  bodyLimitBytes: Type.Integer({ minimum: 1024, default: 64 * 1024 }),
+  maxConcurrentCallsPerSession: Type.Integer({ minimum: 1, default: 16 }),
+  toolTimeoutMs: Ms(30_000),
+  // 0 turns rate limiting off.
+  rateLimitMax: Type.Integer({ minimum: 0, default: 0 }),
+  rateLimitWindowMs: Ms(60_000),
+  shutdownGraceMs: Ms(10_000)
+}, { additionalProperties: false })
+
+export const FetchUrlOptionsSchema = Type.Object({
+  timeoutMs: Ms(5_000),
+  maxBytes: Type.Integer({ minimum: 1, default: 1024 * 1024 }),
+  snippetChars: Type.Integer({ minimum: 1, default: 2000 }),
+  maxRedirects: Type.Integer({ minimum: 0, maximum: 20, default: 3 }),
+  allowedHosts: Type.Array(Type.String({ minLength: 1 }), { default: [] })
+}, { additionalProperties: false })
+
+export const HttpOptionsSchema = Type.Object({
+  // Origins allowed on MCP endpoints besides localhost (DNS-rebinding protection).
+  allowedOrigins: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+  // CORS is off unless origins are listed.
+  corsOrigins: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+  demoPage: Type.Boolean({ default: false }),
+  metrics: Type.Boolean({ default: true })
+}, { additionalProperties: false })
+
+export const AppOptionsSchema = Type.Object({
+  auth: AuthOptionsSchema,
+  sessions: SessionOptionsSchema,
+  sse: SseOptionsSchema,
+  limits: LimitOptionsSchema,
+  fetchUrl: FetchUrlOptionsSchema,
+  http: HttpOptionsSchema
+}, { additionalProperties: false })
+
+export type AuthOptions = Static<typeof AuthOptionsSchema>
+export type SessionOptions = Static<typeof SessionOptionsSchema>
+export type SseOptions = Static<typeof SseOptionsSchema>
+export type LimitOptions = Static<typeof LimitOptionsSchema>
+export type FetchUrlOptions = Static<typeof FetchUrlOptionsSchema>
+export type HttpOptions = Static<typeof HttpOptionsSchema>
+export type AppConfig = Static<typeof AppOptionsSchema>
