@@ -1,0 +1,154 @@
+import http from 'node:http'
+import Fastify, { type FastifyInstance } from 'fastify'
+import dataPulse, { type DataPulseOptions } from '../app.js'
+
+export const TOKEN = 'secret_token'
+export const AUTH = { authorization: `Bearer ${TOKEN}` }
+
+export interface Running {
+  app: FastifyInstance
+  url: string
+  close: () => Promise<void>
+}
+
+/** Builds the real app on a fresh Fastify, listening on a free loopback port. */
+export async function startApp (opts: DataPulseOptions = {}, host?: (app: FastifyInstance) => Promise<void>): Promise<Running> {
+  const app = Fastify({ logger: false })
+  if (host) await host(app)
+  else await app.register(dataPulse, { env: false, ...opts })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = app.server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return { app, url: `http://127.0.0.1:${address.port}`, close: () => app.close() }
+}
+
+export interface HttpResult {
+  status: number
+  headers: http.IncomingHttpHeaders
+  text: string
+  json: () => any
+}
+
+/** A plain HTTP request; body objects are sent as JSON. */
+export function request (method: string, url: string, opts: { headers?: Record<string, string>, body?: unknown } = {}): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { ...opts.headers }
+    let payload: Buffer | undefined
+    if (opts.body !== undefined) {
+      payload = Buffer.from(typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body))
+      headers['content-type'] ??= 'application/json'
+      headers['content-length'] = String(payload.length)
+    }
+    const req = http.request(url, { method, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8')
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) })
+      })
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(payload)
+  })
+}
+
+export function post (base: string, path: string, body: unknown, headers: Record<string, string> = AUTH) {
+  return request('POST', base + path, { headers, body })
+}
+
+export interface SseEventRecord {
+  id?: string
+  event?: string
+  data: string
+  json: () => any
+}
+
+/**
+ * A minimal SSE client over node:http, as a program would read the stream: it parses frames,
+ * keeps comments apart, and lets a test wait for a frame or pause reading.
+ */
+export class SseClient {
+  events: SseEventRecord[] = []
+  comments: string[] = []
+  status = 0
+  headers: http.IncomingHttpHeaders = {}
+  ended = false
+  private buffer = ''
+  private waiters: Array<() => void> = []
+  private req!: http.ClientRequest
+  res?: http.IncomingMessage
+
+  static open (url: string, headers: Record<string, string> = AUTH): Promise<SseClient> {
+    const client = new SseClient()
+    return new Promise((resolve, reject) => {
+      client.req = http.get(url, { headers: { accept: 'text/event-stream', ...headers }, agent: false }, (res) => {
+        client.res = res
+        client.status = res.statusCode ?? 0
+        client.headers = res.headers
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => client.feed(chunk))
+        res.on('end', () => { client.ended = true; client.notify() })
+        res.on('close', () => { client.ended = true; client.notify() })
+        res.on('error', () => {})
+        resolve(client)
+      })
+      client.req.on('error', reject)
+    })
+  }
+
+  private feed (chunk: string) {
+    this.buffer += chunk
+    let cut: number
+    while ((cut = this.buffer.indexOf('\n\n')) >= 0) {
+      const block = this.buffer.slice(0, cut)
+      this.buffer = this.buffer.slice(cut + 2)
+      const ev: Partial<SseEventRecord> = {}
+      const data: string[] = []
+      for (const line of block.split('\n')) {
+        if (line.startsWith(':')) { this.comments.push(line.slice(1).trim()); continue }
+        const colon = line.indexOf(':')
+        const field = colon < 0 ? line : line.slice(0, colon)
+        const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '')
+        if (field === 'data') data.push(value)
+        else if (field === 'id') ev.id = value
+        else if (field === 'event') ev.event = value
+      }
+      if (data.length > 0) {
+        const text = data.join('\n')
+        this.events.push({ ...ev, data: text, json: () => JSON.parse(text) })
+      }
+    }
+    this.notify()
+  }
+
+  private notify () {
+    for (const w of this.waiters.splice(0)) w()
+  }
+
+  /** Waits until `predicate` holds over what has arrived, or fails after `timeoutMs`. */
+  async until (predicate: (c: SseClient) => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (!predicate(this)) {
+      const left = deadline - Date.now()
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.events.map((e) => e.data))}`)
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left)
+        this.waiters.push(() => { clearTimeout(t); resolve() })
+      })
+    }
+  }
+
+  /** Waits for the frame whose JSON has this request_id (envelope) or id (JSON-RPC). */
+  async frameFor (requestId: string | number, timeoutMs = 5000): Promise<any> {
+    const find = () => this.events.find((e) => {
+      try { const j = e.json(); return j.request_id === requestId || j.id === requestId } catch { return false }
+    })
+    await this.until(() => find() !== undefined, timeoutMs, `frame for ${requestId}`)
+    return find()!.json()
+  }
+
+  close () {
+    this.req.destroy()
+  }
+}
