@@ -34,6 +34,14 @@ export const options: FastifyServerOptions = {
   requestTimeout: 30_000
 }
 
+// Fastify's own 4xx errors (bad JSON, body too large…) get the same stable codes as ours.
+const CLIENT_ERROR_CODES: Record<number, string> = {
+  400: 'invalid_request',
+  404: 'not_found',
+  413: 'body_too_large',
+  415: 'unsupported_media_type'
+}
+
 function errorBody (statusCode: number, code: string, message: string) {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', code, message }
 }
@@ -64,7 +72,7 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
       request.log.error({ err }, 'request failed')
       return reply.code(status).send(errorBody(status, 'internal_error', 'internal server error'))
     }
-    return reply.code(status).send(errorBody(status, (err.code ?? 'bad_request').toLowerCase(), err.message))
+    return reply.code(status).send(errorBody(status, CLIENT_ERROR_CODES[status] ?? 'bad_request', err.message))
   })
   fastify.setNotFoundHandler((request, reply) => {
     reply.code(404).send(errorBody(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`))
