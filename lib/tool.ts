@@ -18,6 +18,8 @@ export interface ToolDefinition<S extends TObject = TObject, R = unknown> {
   input: S
   /** Overrides the server-wide tool timeout. */
   timeoutMs?: number
+  /** Releases what the tool holds (connection pools…) when the app closes. */
+  close? (): Promise<void>
   // Method syntax on purpose: a tool with a specific schema stays assignable to AnyTool.
   handler (args: Static<S>, ctx: ToolContext): R | Promise<R>
 }

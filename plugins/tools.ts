@@ -109,4 +109,7 @@ export default fp(async function toolsPlugin (fastify: FastifyInstance, opts: To
   const registry = createToolRegistry(opts.timeoutMs)
   for (const tool of opts.tools) registry.register(tool)
   fastify.decorate('tools', registry)
+  fastify.addHook('onClose', async () => {
+    await Promise.all(opts.tools.map((tool) => tool.close?.()))
+  })
 }, { name: 'datapulse-tools', fastify: '5.x' })
