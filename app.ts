@@ -13,6 +13,7 @@ import toolsPlugin from './plugins/tools.js'
 import eventsRoute from './routes/events.js'
 import healthRoute from './routes/health.js'
 import messageRoute from './routes/message.js'
+import oauthMetadataRoute from './routes/oauth-metadata.js'
 import { createFetchUrlTool } from './tools/fetch-url.js'
 import { getTime } from './tools/get-time.js'
 
@@ -91,6 +92,7 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
   await fastify.register(streamsPlugin, { sse: config.sse })
 
   await fastify.register(healthRoute)
+  if (config.auth.jwtIssuer) await fastify.register(oauthMetadataRoute, { issuer: config.auth.jwtIssuer })
   await fastify.register(eventsRoute)
   await fastify.register(messageRoute, { bodyLimit: config.limits.bodyLimitBytes })
 }

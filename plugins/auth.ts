@@ -1,13 +1,17 @@
 import { timingSafeEqual, createHash } from 'node:crypto'
 import fp from 'fastify-plugin'
+import { createVerifier, TokenError } from 'fast-jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../lib/errors.js'
+import { createJwks, KeysUnavailableError } from '../lib/jwks.js'
 import type { AuthOptions } from '../schemas/options.js'
 
 /** Who is calling. Sessions are bound to `id`. */
 export interface Principal {
   id: string
   kind: 'local' | 'jwt'
+  /** The token's `sub`, for JWT principals. */
+  subject?: string
   scopes: string[]
 }
 
@@ -15,40 +19,105 @@ export interface AuthPluginOptions {
   auth: AuthOptions
 }
 
+export const RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource'
+
 function digest (value: string): Buffer {
   return createHash('sha256').update(value).digest()
 }
 
-export function createAuth (opts: AuthOptions) {
+function scopesOf (payload: Record<string, unknown>): string[] {
+  if (typeof payload.scope === 'string') return payload.scope.split(' ').filter(Boolean)
+  if (Array.isArray(payload.scp)) return payload.scp.filter((s): s is string => typeof s === 'string')
+  return []
+}
+
+// fast-jwt's codes, in words a client can act on.
+const TOKEN_ERRORS: Record<string, string> = {
+  FAST_JWT_EXPIRED: 'token has expired',
+  FAST_JWT_INACTIVE: 'token is not valid yet (nbf)',
+  FAST_JWT_MISSING_REQUIRED_CLAIM: 'token lacks a required claim (exp, sub)',
+  FAST_JWT_INVALID_ALGORITHM: 'token algorithm is not allowed; RS256 is required',
+  FAST_JWT_INVALID_SIGNATURE: 'token signature is invalid',
+  FAST_JWT_MALFORMED: 'token is malformed',
+  FAST_JWT_INVALID_CLAIM_VALUE: 'token issuer or audience is not accepted',
+  FAST_JWT_MISSING_SIGNATURE: 'token is not signed',
+  FAST_JWT_INVALID_TYPE: 'token is malformed'
+}
+
+export function createAuth (opts: AuthOptions, prefix = '') {
   // Hash both sides so the comparison is constant-time whatever the token's length.
   const localDigest = digest(opts.bearerToken)
   const allowLocal = opts.allowLocalBearer ?? process.env.NODE_ENV !== 'production'
+  const jwks = opts.jwtIssuer
+    ? createJwks({ issuer: opts.jwtIssuer, timeoutMs: opts.jwksTimeoutMs, cooldownMs: opts.jwksCooldownMs })
+    : undefined
+  const staticKey = opts.jwtKey?.replace(/\\n/g, '\n')
 
-  function unauthorized (description?: string): AppError {
+  const verifyJwt = jwks || staticKey
+    ? createVerifier({
+      // Pinning the algorithm defeats `alg: none` and HS256-signed-with-the-public-key tokens.
+      algorithms: ['RS256'],
+      key: async (decoded: { header: { kid?: unknown } }) => jwks ? jwks.getKey(decoded.header.kid) : staticKey!,
+      ...(opts.jwtIssuer ? { allowedIss: opts.jwtIssuer } : {}),
+      ...(opts.jwtAudience ? { allowedAud: opts.jwtAudience } : {}),
+      // allowedIss/allowedAud only check claims that are present, so they are required too.
+      requiredClaims: ['exp', 'sub', ...(opts.jwtIssuer ? ['iss'] : []), ...(opts.jwtAudience ? ['aud'] : [])],
+      clockTolerance: opts.clockToleranceSeconds * 1000,
+      // fast-jwt caps each cached entry at the token's own exp.
+      cache: 1000,
+      cacheTTL: 300_000
+    }) as (token: string) => Promise<Record<string, unknown>> | Record<string, unknown>
+    : undefined
+
+  function unauthorized (description: string | undefined, baseUrl?: string): AppError {
     const params = ['realm="datapulse"']
     if (description) params.push('error="invalid_token"', `error_description="${description.replaceAll('"', "'")}"`)
-    return new AppError(401, 'unauthorized', description ?? 'missing Bearer token', {
+    if (opts.jwtIssuer && baseUrl) params.push(`resource_metadata="${baseUrl}${prefix}${RESOURCE_METADATA_PATH}"`)
+    return new AppError(401, description ? 'invalid_token' : 'unauthorized', description ?? 'missing Bearer token', {
       'www-authenticate': `Bearer ${params.join(', ')}`
     })
   }
 
-  async function verify (authorization: string | undefined): Promise<Principal> {
-    if (!authorization) throw unauthorized()
-    if (authorization.length > opts.maxHeaderBytes) throw unauthorized('authorization header too large')
+  /** Resolves the principal for an Authorization header value, or throws a 401/503 AppError. */
+  async function verify (authorization: string | undefined, baseUrl?: string): Promise<Principal> {
+    if (!authorization) throw unauthorized(undefined, baseUrl)
+    // Checked before any parsing: an oversized header is never decoded.
+    if (authorization.length > opts.maxHeaderBytes) throw unauthorized('authorization header too large', baseUrl)
     const match = /^Bearer +([^\s]+) *$/i.exec(authorization)
-    if (!match) throw unauthorized('authorization must be "Bearer <token>"')
+    if (!match) throw unauthorized('authorization must be "Bearer <token>"', baseUrl)
     const token = match[1]
     if (allowLocal && timingSafeEqual(digest(token), localDigest)) {
       return { id: 'local', kind: 'local', scopes: [] }
     }
-    throw unauthorized('token is not valid')
+    if (!verifyJwt || token.split('.').length !== 3) throw unauthorized('token is not valid', baseUrl)
+    try {
+      const payload = await verifyJwt(token)
+      const sub = String(payload.sub)
+      return { id: `jwt:${sub}`, kind: 'jwt', subject: sub, scopes: scopesOf(payload) }
+    } catch (err) {
+      const original = (err as { originalError?: unknown }).originalError
+      if (original instanceof KeysUnavailableError) {
+        throw new AppError(503, 'auth_unavailable', `cannot verify tokens right now: ${original.message}`, { 'retry-after': '5' })
+      }
+      const description = err instanceof TokenError
+        ? (original instanceof Error ? original.message : TOKEN_ERRORS[err.code] ?? 'token is not valid')
+        : 'token is not valid'
+      throw unauthorized(description, baseUrl)
+    }
   }
 
   async function authenticate (request: FastifyRequest, _reply: FastifyReply): Promise<void> {
-    request.principal = await verify(request.headers.authorization)
+    request.principal = await verify(request.headers.authorization, `${request.protocol}://${request.host}`)
   }
 
-  return { verify, authenticate, unauthorized }
+  return {
+    verify,
+    authenticate,
+    unauthorized,
+    /** JWKS fetches so far (0 without JWKS). */
+    jwksFetches: () => jwks?.fetchCount() ?? 0,
+    close: async () => { await jwks?.close() }
+  }
 }
 
 export type Auth = ReturnType<typeof createAuth>
@@ -63,6 +132,8 @@ declare module 'fastify' {
 }
 
 export default fp(async function authPlugin (fastify: FastifyInstance, opts: AuthPluginOptions) {
-  fastify.decorate('auth', createAuth(opts.auth))
+  const auth = createAuth(opts.auth, fastify.prefix)
+  fastify.decorate('auth', auth)
   fastify.decorateRequest('principal', null)
+  fastify.addHook('onClose', auth.close)
 }, { name: 'datapulse-auth', fastify: '5.x' })

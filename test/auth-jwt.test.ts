@@ -1,0 +1,152 @@
+import t from 'tap'
+import { AUTH, request, startApp } from './helper.js'
+import { forgeToken, makeKeyPair, signToken, startIssuer } from './jwt-keys.js'
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+const now = () => Math.floor(Date.now() / 1000)
+
+async function status (url: string, token: string, session = 'jwt') {
+  const res = await request('POST', `${url}/message?session_id=${session}`, { headers: bearer(token), body: { type: 'list_tools', request_id: 'r' } })
+  return res
+}
+
+t.test('static RS256 key', async (t) => {
+  const pair = makeKeyPair()
+  const other = makeKeyPair()
+  const srv = await startApp({ auth: { jwtKey: pair.publicPem, jwtAudience: 'datapulse' } })
+  t.teardown(srv.close)
+  const good = signToken(pair, { aud: 'datapulse', scope: 'tools:read tools:call' })
+  t.equal((await status(srv.url, good)).status, 202, 'a valid token is accepted')
+  t.equal((await status(srv.url, signToken(pair, { aud: 'datapulse' }))).status, 202)
+
+  const payload = { sub: 'alice', aud: 'datapulse', exp: now() + 3600 }
+  const attacks: Array<[string, string, RegExp]> = [
+    ['alg none', forgeToken({ alg: 'none', typ: 'JWT' }, payload, null), /./],
+    ['HS256 signed with the public key', forgeToken({ alg: 'HS256', typ: 'JWT' }, payload, pair.publicPem), /algorithm|signature/],
+    ['RS256 by another key', signToken(other, { aud: 'datapulse' }), /signature/],
+    ['tampered payload', (() => { const [h, , s] = good.split('.'); return `${h}.${Buffer.from(JSON.stringify({ ...payload, sub: 'mallory' })).toString('base64url')}.${s}` })(), /signature/],
+    ['expired', signToken(pair, { aud: 'datapulse', exp: now() - 60 }), /expired/],
+    ['nbf in the future', signToken(pair, { aud: 'datapulse', nbf: now() + 600 }), /not valid yet|not yet|nbf|inactive/i],
+    ['missing exp', signToken(pair, { aud: 'datapulse', exp: undefined }), /exp/],
+    ['wrong aud', signToken(pair, { aud: 'someone-else' }), /aud|audience/i],
+    ['missing aud', signToken(pair), /aud|claim/i],
+    ['garbage', 'a.b.c', /./]
+  ]
+  for (const [what, token, description] of attacks) {
+    const res = await status(srv.url, token)
+    t.equal(res.status, 401, `${what} → 401`)
+    t.match(res.headers['www-authenticate'], /^Bearer .*error="invalid_token"/, `${what}: WWW-Authenticate`)
+    t.match(res.headers['www-authenticate'], description, `${what}: says why`)
+  }
+  const skew = signToken(pair, { aud: 'datapulse', nbf: now() + 2 })
+  t.equal((await status(srv.url, skew)).status, 202, 'nbf within the clock tolerance is accepted')
+  t.equal((await status(srv.url, 'secret_token', 'local')).status, 202, 'the local token stays accepted by default')
+})
+
+t.test('local token can be turned off; big headers are refused unread', async (t) => {
+  const pair = makeKeyPair()
+  const srv = await startApp({ auth: { jwtKey: pair.publicPem, allowLocalBearer: false } })
+  t.teardown(srv.close)
+  t.equal((await status(srv.url, 'secret_token')).status, 401)
+  t.equal((await status(srv.url, signToken(pair))).status, 202)
+  const huge = await status(srv.url, signToken(pair, { pad: 'x'.repeat(9000) }))
+  t.equal(huge.status, 401)
+  t.match(huge.headers['www-authenticate'], /too large/)
+})
+
+t.test('principals from different subjects do not share sessions', async (t) => {
+  const pair = makeKeyPair()
+  const srv = await startApp({ auth: { jwtKey: pair.publicPem } })
+  t.teardown(srv.close)
+  const alice = signToken(pair, { sub: 'alice' })
+  const bob = signToken(pair, { sub: 'bob' })
+  t.equal((await status(srv.url, alice)).status, 202)
+  const stolen = await status(srv.url, bob)
+  t.equal(stolen.status, 403)
+  t.equal(stolen.json().code, 'session_forbidden')
+})
+
+t.test('JWKS discovery', async (t) => {
+  const k1 = makeKeyPair('one')
+  const issuer = await startIssuer([k1])
+  t.teardown(issuer.close)
+  const srv = await startApp({ auth: { jwtIssuer: issuer.url, jwksCooldownMs: 400, jwksTimeoutMs: 500, allowLocalBearer: false } })
+  t.teardown(srv.close)
+  const ok = await status(srv.url, signToken(k1, { iss: issuer.url }))
+  t.equal(ok.status, 202, 'a token signed by a published key is accepted')
+  t.equal(issuer.jwksFetches, 1)
+
+  const noToken = await request('GET', `${srv.url}/events?session_id=x`)
+  t.equal(noToken.status, 401)
+  t.match(noToken.headers['www-authenticate'], /resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource"/)
+  const meta = await request('GET', `${srv.url}/.well-known/oauth-protected-resource`)
+  t.equal(meta.status, 200)
+  t.same(meta.json().authorization_servers, [issuer.url])
+  t.same(meta.json().bearer_methods_supported, ['header'])
+
+  t.equal((await status(srv.url, signToken(k1, { iss: 'http://evil.example' }))).status, 401, 'wrong iss')
+  t.equal((await status(srv.url, signToken(k1))).status, 401, 'missing iss')
+
+  // Many unknown kids at once cost at most one refetch per cooldown window.
+  const before = issuer.jwksFetches
+  const rogue = makeKeyPair('rogue')
+  const results = await Promise.all(Array.from({ length: 30 }, (_, i) =>
+    status(srv.url, signToken(rogue, { iss: issuer.url }, { kid: `unknown-${i}` }))))
+  t.same([...new Set(results.map((r) => r.status))], [401], 'unknown kids are refused')
+  t.ok(issuer.jwksFetches - before <= 1, `unknown kids caused ${issuer.jwksFetches - before} refetch(es)`)
+  t.match(results[0].headers['www-authenticate'], /unknown signing key/)
+
+  // Rotation: a newly published key is picked up once the cooldown has passed.
+  const k2 = makeKeyPair('two')
+  issuer.keys = [k1, k2]
+  await new Promise((resolve) => setTimeout(resolve, 450))
+  t.equal((await status(srv.url, signToken(k2, { iss: issuer.url }))).status, 202, 'rotated key accepted after the cooldown')
+
+  // Issuer down: keys already fetched keep working; unknown ones fail cleanly.
+  issuer.mode = 'down'
+  await new Promise((resolve) => setTimeout(resolve, 450))
+  t.equal((await status(srv.url, signToken(k1, { iss: issuer.url, jti: 'fresh' }))).status, 202, 'cached key works while the issuer is down')
+})
+
+t.test('JWKS that hangs answers within the timeout; fallback path without jwks_uri', async (t) => {
+  const k1 = makeKeyPair('hang')
+  const issuer = await startIssuer([k1])
+  t.teardown(issuer.close)
+  issuer.mode = 'hang'
+  const srv = await startApp({ auth: { jwtIssuer: issuer.url, jwksTimeoutMs: 300 } })
+  t.teardown(srv.close)
+  const started = Date.now()
+  const res = await status(srv.url, signToken(k1, { iss: issuer.url }))
+  t.ok(Date.now() - started < 5000, `answered in ${Date.now() - started} ms`)
+  t.equal(res.status, 503)
+  t.match(res.json().message, /signing keys unavailable/)
+  t.ok(res.headers['retry-after'])
+
+  const k2 = makeKeyPair('fallback')
+  const plain = await startIssuer([k2])
+  t.teardown(plain.close)
+  plain.discoveryWithoutJwksUri = true
+  const srv2 = await startApp({ auth: { jwtIssuer: plain.url } })
+  t.teardown(srv2.close)
+  t.equal((await status(srv2.url, signToken(k2, { iss: plain.url }))).status, 202, 'keys from /.well-known/jwks.json')
+  t.equal(plain.jwksFetches, 1)
+})
+
+t.test('cached verifications never outlive exp', async (t) => {
+  const pair = makeKeyPair()
+  const srv = await startApp({ auth: { jwtKey: pair.publicPem, clockToleranceSeconds: 0 } })
+  t.teardown(srv.close)
+  const token = signToken(pair, { exp: now() + 2 })
+  t.equal((await status(srv.url, token)).status, 202)
+  t.equal((await status(srv.url, token)).status, 202, 'served from the cache')
+  await new Promise((resolve) => setTimeout(resolve, 2600))
+  t.equal((await status(srv.url, token)).status, 401, 'expired even though it was cached')
+})
+
+t.test('the local token compares in constant time over a digest', async (t) => {
+  const srv = await startApp()
+  t.teardown(srv.close)
+  t.equal((await status(srv.url, 'secret_toke')).status, 401, 'a prefix is not enough')
+  t.equal((await status(srv.url, 'secret_token_')).status, 401, 'an extension is not enough')
+  t.equal((await request('GET', `${srv.url}/health`, { headers: AUTH })).status, 200)
+})
