@@ -13,7 +13,9 @@ import toolsPlugin from './plugins/tools.js'
 import eventsRoute from './routes/events.js'
 import healthRoute from './routes/health.js'
 import messageRoute from './routes/message.js'
+import mcpRoutes from './routes/mcp.js'
 import oauthMetadataRoute from './routes/oauth-metadata.js'
+import sseRoutes from './routes/sse.js'
 import { createFetchUrlTool } from './tools/fetch-url.js'
 import { getTime } from './tools/get-time.js'
 
@@ -95,4 +97,7 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
   if (config.auth.jwtIssuer) await fastify.register(oauthMetadataRoute, { issuer: config.auth.jwtIssuer })
   await fastify.register(eventsRoute)
   await fastify.register(messageRoute, { bodyLimit: config.limits.bodyLimitBytes })
+  const mcp = { bodyLimit: config.limits.bodyLimitBytes, allowedOrigins: config.http.allowedOrigins }
+  await fastify.register(sseRoutes, mcp)
+  await fastify.register(mcpRoutes, mcp)
 }

@@ -101,6 +101,10 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       return { events: s.log.slice(start, start + limit).map(toEvent), gap }
     },
 
+    async head (sessionId) {
+      return String(mustGet(sessionId).nextSeq - 1)
+    },
+
     async ack (sessionId, eventId) {
       const s = live(sessionId)
       const seq = Number(eventId)

@@ -41,6 +41,9 @@ export interface SessionStore {
   get (sessionId: string): Promise<SessionInfo | null>
   publish (sessionId: string, event: NewEvent): Promise<string>
   read (sessionId: string, afterId: string | null, limit: number): Promise<ReadResult>
+  /** The id of the newest event, or "0" when the session has none; a stream that must only
+   *  see what comes next starts after it. */
+  head (sessionId: string): Promise<string>
   /** Records that events up to `eventId` reached a client. */
   ack (sessionId: string, eventId: string): Promise<void>
   watch (sessionId: string, onWake: () => void): () => void
