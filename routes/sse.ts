@@ -44,7 +44,8 @@ const sseRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
   fastify.post<{ Querystring: { sessionId: string }, Body: string }>('/messages', {
     onRequest: [checkOrigin, fastify.auth.authenticate],
     bodyLimit: opts.bodyLimit,
-    schema: { querystring: SseSessionQuery, response: { '4xx': ErrorResponse, '5xx': ErrorResponse } }
+    // No response schema: 400s here are JSON-RPC error objects, not ErrorResponse.
+    schema: { querystring: SseSessionQuery }
   }, async (request, reply) => {
     const { sessionId } = request.query
     const principal = request.principal!

@@ -80,9 +80,15 @@ export class SseClient {
   res?: http.IncomingMessage
 
   static open (url: string, headers: Record<string, string> = AUTH): Promise<SseClient> {
+    return SseClient.request('GET', url, headers)
+  }
+
+  /** Any request whose response is read as an SSE stream (MCP POSTs answer that way too). */
+  static request (method: string, url: string, headers: Record<string, string>, body?: string): Promise<SseClient> {
     const client = new SseClient()
     return new Promise((resolve, reject) => {
-      client.req = http.get(url, { headers: { accept: 'text/event-stream', ...headers }, agent: false }, (res) => {
+      const sent = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }
+      client.req = http.request(url, { method, headers: { accept: 'text/event-stream', ...sent, ...headers }, agent: false }, (res) => {
         client.res = res
         client.status = res.statusCode ?? 0
         client.headers = res.headers
@@ -94,6 +100,7 @@ export class SseClient {
         resolve(client)
       })
       client.req.on('error', reject)
+      client.req.end(body)
     })
   }
 
