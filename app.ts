@@ -6,6 +6,7 @@ import { AppError } from './lib/errors.js'
 import type { SessionStore } from './lib/session-store.js'
 import type { AnyTool } from './lib/tool.js'
 import authPlugin from './plugins/auth.js'
+import { registerRateLimit } from './plugins/rate-limit.js'
 import callsPlugin from './plugins/calls.js'
 import sessionsPlugin from './plugins/sessions.js'
 import streamsPlugin from './plugins/streams.js'
@@ -65,6 +66,7 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
 
   fastify.setErrorHandler((err: FastifyError | AppError, request, reply) => {
     if (err instanceof AppError) {
+      if (err.statusCode === 403) request.log.warn({ code: err.code, principal: request.principal?.id }, err.message)
       return reply.code(err.statusCode).headers(err.headers).send(errorBody(err.statusCode, err.code, err.message))
     }
     if ('validation' in err && err.validation) {
@@ -92,6 +94,7 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
   // calls before streams: at close, in-flight calls finish and publish before streams end.
   await fastify.register(callsPlugin, config.limits)
   await fastify.register(streamsPlugin, { sse: config.sse })
+  await registerRateLimit(fastify, config.limits)
 
   await fastify.register(healthRoute)
   if (config.auth.jwtIssuer) await fastify.register(oauthMetadataRoute, { issuer: config.auth.jwtIssuer })

@@ -23,6 +23,7 @@ const ENV: Record<string, [Section, string, Parse]> = {
   REDIS_URL: ['sessions', 'redisUrl', 'string'],
   SSE_PING_INTERVAL_MS: ['sse', 'pingIntervalMs', 'int'],
   SSE_WRITE_TIMEOUT_MS: ['sse', 'writeTimeoutMs', 'int'],
+  SSE_RECONNECT_GRACE_MS: ['sse', 'reconnectGraceMs', 'int'],
   MAX_STREAMS_PER_PRINCIPAL: ['sse', 'maxStreamsPerPrincipal', 'int'],
   BODY_LIMIT_BYTES: ['limits', 'bodyLimitBytes', 'int'],
   MAX_CONCURRENT_CALLS_PER_SESSION: ['limits', 'maxConcurrentCallsPerSession', 'int'],

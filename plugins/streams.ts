@@ -24,15 +24,24 @@ interface LiveStream {
   raw: ServerResponse
   owner: string
   key: string
+  replaced: boolean
   lastWrite: number
   end: (comment?: string) => void
 }
 
 const READ_BATCH = 100
 
-export function createStreams (store: SessionStore, opts: SseOptions, log: FastifyBaseLogger) {
+export function createStreams (
+  store: SessionStore,
+  opts: SseOptions,
+  log: FastifyBaseLogger,
+  /** Called when a session's client went away and did not come back within the grace time. */
+  onAbandoned: (sessionId: string) => void = () => {}
+) {
   const live = new Map<string, LiveStream>()
   const perOwner = new Map<string, number>()
+  const abandoned = new Map<string, NodeJS.Timeout>()
+  let closing = false
 
   // One timer for every stream: idle ones get a comment so proxies keep them open.
   const pinger = setInterval(() => {
@@ -54,7 +63,13 @@ export function createStreams (store: SessionStore, opts: SseOptions, log: Fasti
     }
     const key = o.key ?? o.sessionId
     // One live stream per session: the newer one takes over, the older is ended cleanly.
-    live.get(key)?.end('replaced by a newer stream')
+    const previous = live.get(key)
+    if (previous) {
+      previous.replaced = true
+      previous.end('replaced by a newer stream')
+    }
+    clearTimeout(abandoned.get(key))
+    abandoned.delete(key)
 
     const raw = startSse(reply)
     let closed = false
@@ -72,12 +87,23 @@ export function createStreams (store: SessionStore, opts: SseOptions, log: Fasti
       if (n > 0) perOwner.set(o.owner, n)
       else perOwner.delete(o.owner)
       raw.off('close', cleanup)
+      if (!stream.replaced && !closing) {
+        // The client left (or was cut as too slow). Its calls run on for a reconnect to collect
+        // their results; if none comes within the grace time, they are aborted.
+        const timer = setTimeout(() => {
+          abandoned.delete(key)
+          if (!live.has(key)) onAbandoned(o.sessionId)
+        }, opts.reconnectGraceMs)
+        timer.unref()
+        abandoned.set(key, timer)
+      }
       o.onClose?.()
     }
     const stream: LiveStream = {
       raw,
       owner: o.owner,
       key,
+      replaced: false,
       lastWrite: Date.now(),
       end (comment?: string) {
         if (closed) return
@@ -137,6 +163,7 @@ export function createStreams (store: SessionStore, opts: SseOptions, log: Fasti
     serve,
     /** Ends every stream with a comment so EventSource clients reconnect (elsewhere). */
     endAll (comment: string): void {
+      closing = true
       for (const s of [...live.values()]) s.end(comment)
     },
     /** Ends the stream held under `key` (session deleted, for example). */
@@ -146,6 +173,8 @@ export function createStreams (store: SessionStore, opts: SseOptions, log: Fasti
     count: (): number => live.size,
     close (): void {
       clearInterval(pinger)
+      for (const timer of abandoned.values()) clearTimeout(timer)
+      abandoned.clear()
     }
   }
 }
@@ -159,9 +188,10 @@ declare module 'fastify' {
 }
 
 export default fp(async function streamsPlugin (fastify: FastifyInstance, opts: { sse: SseOptions }) {
-  const streams = createStreams(fastify.sessions, opts.sse, fastify.log)
+  const streams = createStreams(fastify.sessions, opts.sse, fastify.log,
+    (sessionId) => fastify.calls.abortSession(sessionId, 'client disconnected'))
   fastify.decorate('streams', streams)
   // Open streams must end before the server closes, or close() waits on them forever.
   fastify.addHook('preClose', async () => { streams.endAll('server shutting down; reconnect') })
   fastify.addHook('onClose', async () => { streams.close() })
-}, { name: 'datapulse-streams', fastify: '5.x', dependencies: ['datapulse-sessions'] })
+}, { name: 'datapulse-streams', fastify: '5.x', dependencies: ['datapulse-sessions', 'datapulse-calls'] })

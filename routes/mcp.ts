@@ -3,6 +3,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { formatEvent, startSse } from '../lib/sse.js'
 import { handleRpc, isRequest, rpcError } from '../lib/mcp.js'
 import { originGuard } from '../lib/origin.js'
+import { RATE_LIMITED } from '../plugins/rate-limit.js'
 import type { Principal } from '../plugins/auth.js'
 import { DEFAULT_HTTP_VERSION, ErrorCodes, PROTOCOL_VERSIONS, type JsonRpcResponse } from '../schemas/jsonrpc.js'
 import type { McpRouteOptions } from './sse.js'
@@ -51,7 +52,7 @@ const mcpRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
 
   const onRequest = [checkOrigin, fastify.auth.authenticate]
 
-  fastify.post<{ Body: string }>('/mcp', { onRequest, bodyLimit: opts.bodyLimit }, async (request, reply) => {
+  fastify.post<{ Body: string }>('/mcp', { onRequest, bodyLimit: opts.bodyLimit, config: RATE_LIMITED }, async (request, reply) => {
     const principal = request.principal!
     const accept = headerOf(request, 'accept') ?? ''
     const wantsSse = /text\/event-stream/.test(accept)

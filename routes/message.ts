@@ -1,11 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { AppError } from '../lib/errors.js'
+import { RATE_LIMITED } from '../plugins/rate-limit.js'
 import { answerEnvelope } from '../lib/envelope.js'
 import { Accepted, ErrorResponse, MCPRequest, MessageQuery } from '../schemas/envelope.js'
 
 /** POST /message: accepts an envelope request (202) and answers it later on the session's stream. */
 const messageRoute: FastifyPluginAsyncTypebox<{ bodyLimit: number }> = async (fastify, opts) => {
   fastify.post('/message', {
+    config: RATE_LIMITED,
     bodyLimit: opts.bodyLimit,
     schema: {
       querystring: MessageQuery,

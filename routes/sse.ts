@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
 import { AppError } from '../lib/errors.js'
+import { RATE_LIMITED } from '../plugins/rate-limit.js'
 import { handleRpc, rpcError } from '../lib/mcp.js'
 import { originGuard } from '../lib/origin.js'
 import { ErrorCodes, SseSessionQuery } from '../schemas/jsonrpc.js'
@@ -42,6 +43,7 @@ const sseRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
   })
 
   fastify.post<{ Querystring: { sessionId: string }, Body: string }>('/messages', {
+    config: RATE_LIMITED,
     onRequest: [checkOrigin, fastify.auth.authenticate],
     bodyLimit: opts.bodyLimit,
     // No response schema: 400s here are JSON-RPC error objects, not ErrorResponse.

@@ -31,6 +31,8 @@ export const SessionOptionsSchema = Type.Object({
 export const SseOptionsSchema = Type.Object({
   pingIntervalMs: Ms(15_000),
   writeTimeoutMs: Ms(5_000),
+  // A session whose stream dropped and did not come back within this time has its calls aborted.
+  reconnectGraceMs: Ms(10_000),
   maxStreamsPerPrincipal: Type.Integer({ minimum: 1, default: 10_000 })
 }, { additionalProperties: false })
 

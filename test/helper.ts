@@ -138,7 +138,10 @@ export class SseClient {
     const deadline = Date.now() + timeoutMs
     while (!predicate(this)) {
       const left = deadline - Date.now()
-      if (left <= 0) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.events.map((e) => e.data))}`)
+      if (left <= 0) {
+        const got = this.events.map((e) => e.data.length > 120 ? `${e.data.slice(0, 120)}…` : e.data)
+        throw new Error(`timed out waiting for ${what}; got ${got.length} events: ${got.slice(-5).join(' | ')}`)
+      }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left)
         this.waiters.push(() => { clearTimeout(t); resolve() })
