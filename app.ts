@@ -43,7 +43,8 @@ const CLIENT_ERROR_CODES: Record<number, string> = {
   400: 'invalid_request',
   404: 'not_found',
   413: 'body_too_large',
-  415: 'unsupported_media_type'
+  415: 'unsupported_media_type',
+  429: 'rate_limited'
 }
 
 function errorBody (statusCode: number, code: string, message: string) {
