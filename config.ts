@@ -21,6 +21,7 @@ const ENV: Record<string, [Section, string, Parse]> = {
   SESSION_MAX_BYTES: ['sessions', 'maxBytes', 'int'],
   MAX_SESSIONS: ['sessions', 'maxSessions', 'int'],
   REDIS_URL: ['sessions', 'redisUrl', 'string'],
+  REDIS_KEY_PREFIX: ['sessions', 'redisKeyPrefix', 'string'],
   SSE_PING_INTERVAL_MS: ['sse', 'pingIntervalMs', 'int'],
   SSE_WRITE_TIMEOUT_MS: ['sse', 'writeTimeoutMs', 'int'],
   SSE_RECONNECT_GRACE_MS: ['sse', 'reconnectGraceMs', 'int'],

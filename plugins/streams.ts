@@ -30,6 +30,7 @@ interface LiveStream {
 }
 
 const READ_BATCH = 100
+const STORE_RETRY_MS = 500
 
 export function createStreams (
   store: SessionStore,
@@ -120,6 +121,7 @@ export function createStreams (
     const pump = async () => {
       let after = o.lastEventId
       let first = true
+      let storeTrouble = false
       while (!closed) {
         if (!dirty) {
           await new Promise<void>((resolve) => { wake = resolve })
@@ -127,7 +129,24 @@ export function createStreams (
           continue
         }
         dirty = false
-        const { events, gap } = await store.read(o.sessionId, after, READ_BATCH)
+        let batch: Awaited<ReturnType<SessionStore['read']>>
+        try {
+          batch = await store.read(o.sessionId, after, READ_BATCH)
+        } catch (err) {
+          // A deleted or expired session ends its stream; a store outage (Redis restarting) is
+          // waited out with the stream open, so the client loses nothing and need not reconnect.
+          if (err instanceof AppError && err.statusCode === 404) {
+            stream.end('session ended')
+            return
+          }
+          if (!storeTrouble) log.warn({ err, sessionId: o.sessionId }, 'session store unavailable; stream waiting')
+          storeTrouble = true
+          await new Promise((resolve) => setTimeout(resolve, STORE_RETRY_MS))
+          dirty = true
+          continue
+        }
+        storeTrouble = false
+        const { events, gap } = batch
         if (closed) return
         if (first && gap && o.gapFrame) raw.write(formatEvent(o.gapFrame()))
         first = false
@@ -148,7 +167,8 @@ export function createStreams (
           if (closed) return
         }
         if (events.length > 0) {
-          await store.ack(o.sessionId, after!)
+          // Best effort: a failed ack only means a fresh stream may replay these frames.
+          await store.ack(o.sessionId, after!).catch(() => {})
           if (events.length === READ_BATCH) dirty = true
         }
       }

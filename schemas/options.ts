@@ -25,6 +25,8 @@ export const SessionOptionsSchema = Type.Object({
   maxBytes: Type.Integer({ minimum: 1024, default: 4 * 1024 * 1024 }),
   maxSessions: Type.Integer({ minimum: 1, default: 10_000 }),
   redisUrl: Type.Optional(Type.String({ minLength: 1 })),
+  // Namespace for every key, so several deployments (or tests) can share one Redis.
+  redisKeyPrefix: Type.String({ minLength: 1, maxLength: 64, default: 'datapulse:' }),
   sweepIntervalMs: Ms(30_000)
 }, { additionalProperties: false })
 

@@ -1,8 +1,8 @@
-import t from 'tap'
-import { AUTH, SseClient, post, request, startApp } from './helper.js'
+import { AUTH, SseClient, post, request } from './helper.js'
+import { eachStore } from './stores.js'
 
-t.test('envelope round trip: list_tools, get_time, error frames', async (t) => {
-  const srv = await startApp()
+eachStore('envelope round trip: list_tools, get_time, error frames', async (t, start) => {
+  const srv = await start()
   t.teardown(srv.close)
   const sse = await SseClient.open(`${srv.url}/events?session_id=abc123`)
   t.teardown(() => sse.close())
@@ -43,13 +43,16 @@ t.test('envelope round trip: list_tools, get_time, error frames', async (t) => {
   t.equal(missing.code, 'invalid_arguments', 'data.arguments is validated too')
   t.match(missing.error, /url/)
 
-  const ids = sse.events.map((e) => Number(e.id))
-  t.same(ids, [...ids].sort((a, b) => a - b), 'event ids increase')
+  // Memory ids are "N", Redis stream ids "ms-seq": both compare as (number, number).
+  const key = (id: string) => id.split('-').map(Number)
+  const ids = sse.events.map((e) => e.id!)
+  const sorted = [...ids].sort((a, b) => key(a)[0] - key(b)[0] || (key(a)[1] ?? 0) - (key(b)[1] ?? 0))
+  t.same(ids, sorted, 'event ids increase')
   t.equal(new Set(ids).size, ids.length, 'event ids are unique')
 })
 
-t.test('results posted before the stream opens wait in the session queue', async (t) => {
-  const srv = await startApp()
+eachStore('results posted before the stream opens wait in the session queue', async (t, start) => {
+  const srv = await start()
   t.teardown(srv.close)
   for (const id of ['a', 'b', 'c']) {
     const res = await post(srv.url, '/message?session_id=early', { type: 'call_tool', request_id: id, data: { name: 'get_time' } })
@@ -71,7 +74,7 @@ t.test('results posted before the stream opens wait in the session queue', async
   t.same(again.events.map((e) => e.json().request_id), ['d'])
 })
 
-t.test('tool arguments beside name or under data.arguments', async (t) => {
+eachStore('tool arguments beside name or under data.arguments', async (t, start) => {
   const { Type } = await import('@sinclair/typebox')
   const { defineTool } = await import('../lib/tool.js')
   const echo = defineTool({
@@ -80,7 +83,7 @@ t.test('tool arguments beside name or under data.arguments', async (t) => {
     input: Type.Object({ text: Type.String() }),
     handler: ({ text }) => ({ text })
   })
-  const srv = await startApp({ tools: [echo] })
+  const srv = await start({ tools: [echo] })
   t.teardown(srv.close)
   const sse = await SseClient.open(`${srv.url}/events?session_id=args`)
   t.teardown(() => sse.close())
@@ -90,7 +93,7 @@ t.test('tool arguments beside name or under data.arguments', async (t) => {
   t.same((await sse.frameFor('nested')).data, { text: 'yo' })
 })
 
-t.test('a tool that throws or times out becomes an error frame; the server keeps serving', async (t) => {
+eachStore('a tool that throws or times out becomes an error frame; the server keeps serving', async (t, start) => {
   const { Type } = await import('@sinclair/typebox')
   const { defineTool } = await import('../lib/tool.js')
   const boom = defineTool({ name: 'boom', description: 'throws', input: Type.Object({}), handler: () => { throw new Error('kaboom') } })
@@ -98,7 +101,7 @@ t.test('a tool that throws or times out becomes an error frame; the server keeps
     name: 'slow', description: 'never ends', input: Type.Object({}), timeoutMs: 100,
     handler: () => new Promise(() => {})
   })
-  const srv = await startApp({ tools: [boom, slow] })
+  const srv = await start({ tools: [boom, slow] })
   t.teardown(srv.close)
   const sse = await SseClient.open(`${srv.url}/events?session_id=faults`)
   t.teardown(() => sse.close())
@@ -112,8 +115,8 @@ t.test('a tool that throws or times out becomes an error frame; the server keeps
   t.equal((await sse.frameFor('after')).type, 'tool_result')
 })
 
-t.test('idle streams get ping comments', async (t) => {
-  const srv = await startApp({ sse: { pingIntervalMs: 50 } })
+eachStore('idle streams get ping comments', async (t, start) => {
+  const srv = await start({ sse: { pingIntervalMs: 50 } })
   t.teardown(srv.close)
   const sse = await SseClient.open(`${srv.url}/events?session_id=pings`)
   t.teardown(() => sse.close())
@@ -121,8 +124,8 @@ t.test('idle streams get ping comments', async (t) => {
   t.pass('pinged')
 })
 
-t.test('sessions expire after the TTL without activity', async (t) => {
-  const srv = await startApp({ sessions: { ttlSeconds: 1, sweepIntervalMs: 100 } })
+eachStore('sessions expire after the TTL without activity', async (t, start) => {
+  const srv = await start({ sessions: { ttlSeconds: 1, sweepIntervalMs: 100 } })
   t.teardown(srv.close)
   await post(srv.url, '/message?session_id=ttl', { type: 'call_tool', request_id: 'old', data: { name: 'get_time' } })
   await new Promise((resolve) => setTimeout(resolve, 50))
@@ -137,12 +140,13 @@ t.test('sessions expire after the TTL without activity', async (t) => {
   t.same(sse.events.map((e) => e.json().request_id), ['new'], 'the expired session queue is gone')
 })
 
-t.test('GET /health', async (t) => {
-  const srv = await startApp()
+eachStore('GET /health', async (t, start) => {
+  const srv = await start()
   t.teardown(srv.close)
   const res = await request('GET', `${srv.url}/health`)
   t.equal(res.status, 200)
-  t.same(res.json(), { status: 'ok', store: 'memory' })
+  t.equal(res.json().status, 'ok')
+  t.match(res.json().store, /^(memory|redis)$/)
   const ready = await request('GET', `${srv.url}/ready`, { headers: AUTH })
   t.equal(ready.status, 200)
 })

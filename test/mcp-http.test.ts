@@ -3,6 +3,7 @@ import t from 'tap'
 import { defineTool } from '../lib/tool.js'
 import { AUTH, SseClient, request, startApp } from './helper.js'
 import { makeKeyPair, signToken } from './jwt-keys.js'
+import { eachStore } from './stores.js'
 
 const ACCEPT = { accept: 'application/json, text/event-stream' }
 const JSON_ONLY = { accept: 'application/json' }
@@ -129,8 +130,8 @@ t.test('sessions belong to their principal', async (t) => {
   t.equal(hijack.status, 404, "POST /messages to another principal's session → 404")
 })
 
-t.test('HTTP+SSE: endpoint event, 202, responses as message events, errors', async (t) => {
-  const srv = await startApp()
+eachStore('HTTP+SSE: endpoint event, 202, responses as message events, errors', async (t, start) => {
+  const srv = await start()
   t.teardown(srv.close)
   const sse = await SseClient.open(`${srv.url}/sse`)
   t.teardown(() => sse.close())
@@ -167,8 +168,8 @@ t.test('notifications/cancelled aborts the running tool', async (t) => {
   t.match(answer.result.content[0].text, /cancelled/)
 })
 
-t.test('resume: a broken POST stream and a dropped GET stream lose nothing, repeat nothing', async (t) => {
-  const srv = await startApp({ tools: [sleep] })
+eachStore('resume: a broken POST stream and a dropped GET stream lose nothing, repeat nothing', async (t, start) => {
+  const srv = await start({ tools: [sleep] })
   t.teardown(srv.close)
   const { sid } = await init(srv.url, AUTH, '2025-03-26')
   const headers = { ...AUTH, ...ACCEPT, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-03-26' }
@@ -194,7 +195,9 @@ t.test('resume: a broken POST stream and a dropped GET stream lose nothing, repe
   received.push(...second.events)
   const ids = received.map((e) => e.json().id)
   t.same([...ids].sort(), [...tags].sort(), 'every response exactly once')
-  t.same(received.map((e) => Number(e.id)), [...received.map((e) => Number(e.id))].sort((a, b) => a - b), 'in event-id order')
+  const key = (id: string) => id.split('-').map(Number)
+  const order = received.map((e) => e.id!)
+  t.same(order, [...order].sort((a, b) => key(a)[0] - key(b)[0] || (key(a)[1] ?? 0) - (key(b)[1] ?? 0)), 'in event-id order')
 })
 
 /** A POST whose response is read as an SSE stream. */

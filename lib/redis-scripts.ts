@@ -1,0 +1,83 @@
+// Lua scripts run atomically inside Redis, so two instances never interleave the steps of an
+// open, a publish with its trimming, or a cursor move.
+// Keys: a session is a hash (owner, createdAt, cursor, bytes, trimmed) and a stream (its log);
+// a sorted set indexes live sessions by expiry time for MAX_SESSIONS.
+
+/** KEYS: meta, log, index. ARGV: owner, now ms, ttl s, max sessions. → createdAt | "forbidden" | "full" */
+export const OPEN = `
+local owner = redis.call('HGET', KEYS[1], 'owner')
+local now = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+if owner then
+  if owner ~= ARGV[1] then return 'forbidden' end
+else
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+  if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[4]) then return 'full' end
+  redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'createdAt', ARGV[2], 'cursor', '0-0', 'bytes', 0, 'trimmed', '0-0')
+end
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('EXPIRE', KEYS[2], ttl)
+redis.call('ZADD', KEYS[3], now + ttl * 1000, KEYS[1])
+return redis.call('HGET', KEYS[1], 'createdAt')
+`
+
+/**
+ * KEYS: meta, log, index. ARGV: event name ("" for none), data, max events, max bytes, ttl s,
+ * now ms, wake channel, session id. → the new entry id | "missing"
+ */
+export const PUBLISH = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
+local id
+if ARGV[1] == '' then
+  id = redis.call('XADD', KEYS[2], '*', 'd', ARGV[2])
+else
+  id = redis.call('XADD', KEYS[2], '*', 'd', ARGV[2], 'e', ARGV[1])
+end
+local bytes = redis.call('HINCRBY', KEYS[1], 'bytes', string.len(ARGV[2]))
+local maxEvents = tonumber(ARGV[3])
+local maxBytes = tonumber(ARGV[4])
+local len = redis.call('XLEN', KEYS[2])
+-- Trim oldest first, keeping the newest entry even if it alone is over the byte cap; remember
+-- the last trimmed id so a reader behind it is told frames were dropped.
+while len > 1 and (len > maxEvents or bytes > maxBytes) do
+  local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
+  local size = 0
+  for i = 1, #oldest[2], 2 do
+    if oldest[2][i] == 'd' then size = string.len(oldest[2][i + 1]) end
+  end
+  redis.call('XDEL', KEYS[2], oldest[1])
+  redis.call('HSET', KEYS[1], 'trimmed', oldest[1])
+  bytes = redis.call('HINCRBY', KEYS[1], 'bytes', -size)
+  len = len - 1
+end
+local ttl = tonumber(ARGV[5])
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('EXPIRE', KEYS[2], ttl)
+redis.call('ZADD', KEYS[3], tonumber(ARGV[6]) + ttl * 1000, KEYS[1])
+redis.call('PUBLISH', ARGV[7], ARGV[8])
+return id
+`
+
+/** KEYS: meta. ARGV: entry id. Moves the cursor forward only. */
+export const ACK = `
+local cur = redis.call('HGET', KEYS[1], 'cursor')
+if not cur then return 0 end
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  if not ms then ms = string.match(id, '^(%d+)$'); seq = '0' end
+  return tonumber(ms) or 0, tonumber(seq) or 0
+end
+local a, b = parse(cur)
+local c, d = parse(ARGV[1])
+if c > a or (c == a and d > b) then redis.call('HSET', KEYS[1], 'cursor', ARGV[1]) end
+return 1
+`
+
+/** KEYS: meta, log, index. ARGV: ttl s, now ms. Keeps a session with a live reader alive. */
+export const TOUCH = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[1]))
+redis.call('ZADD', KEYS[3], tonumber(ARGV[2]) + tonumber(ARGV[1]) * 1000, KEYS[1])
+return 1
+`
