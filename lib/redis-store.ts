@@ -62,7 +62,9 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
     await client.connect()
     await subscriber.connect()
   } catch (err) {
-    await Promise.allSettled([client.destroy(), subscriber.destroy()])
+    for (const c of [client, subscriber]) {
+      try { c.destroy() } catch { /* was never open */ }
+    }
     throw new Error(`cannot connect to Redis at REDIS_URL (${url.replace(/\/\/[^@]*@/, '//***@')}): ${(err as Error).message}`)
   }
   connectedOnce = true

@@ -26,12 +26,14 @@ export function startSse (reply: FastifyReply, retryMs = 2000): ServerResponse {
   for (const [name, value] of Object.entries(reply.getHeaders())) {
     if (value !== undefined) headers[name] = value
   }
+  // The connection lives exactly as long as the stream: once we end it, the socket closes too,
+  // so app.close() never waits on a keep-alive socket that was busy when idle ones were closed.
+  raw.shouldKeepAlive = false
   raw.writeHead(200, {
     ...headers,
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
-    'x-accel-buffering': 'no',
-    connection: 'keep-alive'
+    'x-accel-buffering': 'no'
   })
   raw.socket?.setNoDelay(true)
   // Tells EventSource how soon to reconnect after we close a stream (shutdown, takeover).

@@ -116,6 +116,11 @@ export function createStreams (
     live.set(key, stream)
     perOwner.set(o.owner, owned + 1)
     raw.on('close', cleanup)
+    // The client may have gone while the route awaited the store; 'close' has then already fired.
+    if (!raw.socket || raw.socket.destroyed) {
+      cleanup()
+      return
+    }
     if (o.preamble) raw.write(o.preamble)
 
     const pump = async () => {

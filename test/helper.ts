@@ -13,7 +13,9 @@ export interface Running {
 
 /** Builds the real app on a fresh Fastify, listening on a free loopback port. */
 export async function startApp (opts: DataPulseOptions = {}, host?: (app: FastifyInstance) => Promise<void>): Promise<Running> {
-  const app = Fastify({ logger: false })
+  // Some clients (the MCP SDK's reconnecting GET) leave a socket that never sends a request;
+  // Node keeps such a socket until headersTimeout, which would stall every teardown by a minute.
+  const app = Fastify({ logger: false, forceCloseConnections: true })
   if (host) await host(app)
   else await app.register(dataPulse, { env: false, ...opts })
   await app.listen({ port: 0, host: '127.0.0.1' })

@@ -1,0 +1,102 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js'
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import Fastify from 'fastify'
+import t from 'tap'
+import dataPulse from '../app.js'
+import { AUTH, SseClient, post, request, startApp } from './helper.js'
+import { redisUnavailable, startRedis } from './redis-server.js'
+
+const skip = redisUnavailable()
+const call = (id: string) => ({ type: 'call_tool', request_id: id, data: { name: 'get_time' } })
+
+t.test('two instances, one Redis', { skip: skip ?? false }, async (t) => {
+  const redis = await startRedis()
+  t.teardown(redis.dispose)
+  const sessions = { redisUrl: redis.url, redisKeyPrefix: 'two:' }
+  const a = await startApp({ sessions })
+  const b = await startApp({ sessions })
+  t.teardown(async () => { await a.close(); await b.close() })
+
+  // Envelope: the stream is held by B, the POSTs go to A.
+  const onB = await SseClient.open(`${b.url}/events?session_id=shared`)
+  for (const id of ['x1', 'x2', 'x3']) t.equal((await post(a.url, '/message?session_id=shared', call(id))).status, 202)
+  for (const id of ['x1', 'x2', 'x3']) t.equal((await onB.frameFor(id)).type, 'tool_result', `${id} posted on A arrived on B`)
+  onB.close()
+
+  // Replay after reconnecting to the other instance.
+  await post(b.url, '/message?session_id=shared', call('x4'))
+  const onA = await SseClient.open(`${a.url}/events?session_id=shared`, { ...AUTH, 'last-event-id': onB.events[0].id! })
+  t.teardown(() => onA.close())
+  await onA.until((c) => c.events.length >= 3)
+  t.same(onA.events.map((e) => e.json().request_id), ['x2', 'x3', 'x4'], 'Last-Event-ID works across instances')
+
+  // Streamable HTTP: a session created on A is usable on B.
+  const viaA = new Client({ name: 'a', version: '1' })
+  const transportA = new StreamableHTTPClientTransport(new URL(`${a.url}/mcp`), { requestInit: { headers: AUTH } })
+  await viaA.connect(transportA)
+  const sessionId = transportA.sessionId!
+  const raw = await request('POST', `${b.url}/mcp`, {
+    headers: { ...AUTH, accept: 'application/json', 'mcp-session-id': sessionId },
+    body: { jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'get_time', arguments: {} } }
+  })
+  t.equal(raw.status, 200, 'a Streamable HTTP session created on A answers on B')
+  t.ok(raw.json().result.structuredContent.time)
+  await viaA.close()
+
+  // HTTP+SSE: the stream on A, the POST to B.
+  const sse = await SseClient.open(`${a.url}/sse`)
+  t.teardown(() => sse.close())
+  await sse.until((c) => c.events.length > 0)
+  const accepted = await request('POST', b.url + sse.events[0].data, { headers: AUTH, body: { jsonrpc: '2.0', id: 'cross', method: 'ping' } })
+  t.equal(accepted.status, 202)
+  t.same((await sse.frameFor('cross')).result, {}, 'a JSON-RPC POST on B answered on the stream held by A')
+
+  // The SDK's SSE transport works against one instance while the other shares the store.
+  const client = new Client({ name: 'c', version: '1' })
+  await client.connect(new SSEClientTransport(new URL(`${b.url}/sse`), { requestInit: { headers: AUTH } }))
+  t.equal((await client.listTools()).tools.length, 2)
+  await client.close()
+})
+
+t.test('Redis restarted under a running stream: 503 during the outage, then the stream resumes', { skip: skip ?? false }, async (t) => {
+  const redis = await startRedis({ persistent: true })
+  t.teardown(redis.dispose)
+  const srv = await startApp({ sessions: { redisUrl: redis.url } })
+  t.teardown(srv.close)
+  const sse = await SseClient.open(`${srv.url}/events?session_id=outage`)
+  t.teardown(() => sse.close())
+  await post(srv.url, '/message?session_id=outage', call('before'))
+  await sse.frameFor('before')
+
+  await redis.stop()
+  const started = Date.now()
+  const during = await post(srv.url, '/message?session_id=outage', call('during'))
+  t.equal(during.status, 503, 'a POST during the outage is refused')
+  t.equal(during.json().code, 'store_unavailable')
+  t.ok(Date.now() - started < 3000, `and answered quickly (${Date.now() - started} ms), not hung`)
+  const ready = await request('GET', `${srv.url}/ready`)
+  t.equal(ready.status, 503, '/ready reports the outage')
+  t.equal((await request('GET', `${srv.url}/health`)).status, 200, '/health (liveness) stays up')
+
+  await redis.start()
+  const deadline = Date.now() + 15_000
+  let status = 0
+  while (status !== 202 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    status = (await post(srv.url, '/message?session_id=outage', call('after'))).status
+  }
+  t.equal(status, 202, 'POSTs are accepted again once Redis is back')
+  t.equal((await sse.frameFor('after', 10_000)).type, 'tool_result', 'the same stream resumed')
+  t.notOk(sse.ended, 'the stream stayed open through the outage')
+  t.equal((await request('GET', `${srv.url}/ready`)).status, 200)
+})
+
+t.test('Redis unreachable at start: registration fails with a message naming REDIS_URL', { skip: skip ?? false }, async (t) => {
+  const redis = await startRedis()
+  await redis.dispose()
+  const app = Fastify({ logger: false })
+  app.register(dataPulse, { env: false, sessions: { redisUrl: redis.url } })
+  await t.rejects(app.ready(), /cannot connect to Redis at REDIS_URL/)
+  await app.close().catch(() => {})
+})
