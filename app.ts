@@ -1,22 +1,29 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify'
+import cors from '@fastify/cors'
 import sensible from '@fastify/sensible'
 import { configFromEnv, resolveConfig, type PartialConfig } from './config.js'
 import { AppError } from './lib/errors.js'
+import { loggerOptions } from './lib/log.js'
 import type { SessionStore } from './lib/session-store.js'
 import type { AnyTool } from './lib/tool.js'
 import authPlugin from './plugins/auth.js'
+import metricsPlugin from './plugins/metrics.js'
 import { registerRateLimit } from './plugins/rate-limit.js'
 import callsPlugin from './plugins/calls.js'
 import sessionsPlugin from './plugins/sessions.js'
 import streamsPlugin from './plugins/streams.js'
+import ticketsPlugin from './plugins/tickets.js'
 import toolsPlugin from './plugins/tools.js'
+import demoRoute from './routes/demo.js'
 import eventsRoute from './routes/events.js'
 import healthRoute from './routes/health.js'
 import messageRoute from './routes/message.js'
+import metricsRoute from './routes/metrics.js'
 import mcpRoutes from './routes/mcp.js'
 import oauthMetadataRoute from './routes/oauth-metadata.js'
 import sseRoutes from './routes/sse.js'
+import ticketRoute from './routes/ticket.js'
 import { createFetchUrlTool } from './tools/fetch-url.js'
 import { getTime } from './tools/get-time.js'
 
@@ -31,9 +38,10 @@ export interface DataPulseOptions extends PartialConfig {
   env?: boolean
 }
 
-/** Server options for `fastify start`; tokens never reach the logs (headers are not logged). */
+/** Server options for `fastify start -o`: tokens and tickets never reach the logs. */
 export const options: FastifyServerOptions = {
   trustProxy: false,
+  logger: loggerOptions,
   // SSE streams are long-lived; only the request (headers + body) has a deadline.
   requestTimeout: 30_000
 }
@@ -64,6 +72,15 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
   const config = resolveConfig(env ? configFromEnv() : {}, known)
 
   await fastify.register(sensible)
+  if (config.http.corsOrigins.length > 0) {
+    await fastify.register(cors, {
+      origin: config.http.corsOrigins,
+      allowedHeaders: ['authorization', 'content-type', 'last-event-id', 'mcp-session-id', 'mcp-protocol-version'],
+      exposedHeaders: ['mcp-session-id', 'www-authenticate', 'retry-after'],
+      methods: ['GET', 'POST', 'DELETE'],
+      maxAge: 600
+    })
+  }
 
   fastify.setErrorHandler((err: FastifyError | AppError, request, reply) => {
     if (err instanceof AppError) {
@@ -95,11 +112,16 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
   // calls before streams: at close, in-flight calls finish and publish before streams end.
   await fastify.register(callsPlugin, config.limits)
   await fastify.register(streamsPlugin, { sse: config.sse })
+  await fastify.register(ticketsPlugin, { ttlSeconds: config.auth.ticketTtlSeconds })
+  if (config.http.metrics) await fastify.register(metricsPlugin)
   await registerRateLimit(fastify, config.limits)
 
   await fastify.register(healthRoute)
   if (config.auth.jwtIssuer) await fastify.register(oauthMetadataRoute, { issuer: config.auth.jwtIssuer })
   await fastify.register(eventsRoute)
+  await fastify.register(ticketRoute)
+  if (config.http.metrics) await fastify.register(metricsRoute)
+  if (config.http.demoPage) await fastify.register(demoRoute)
   await fastify.register(messageRoute, { bodyLimit: config.limits.bodyLimitBytes })
   const mcp = { bodyLimit: config.limits.bodyLimitBytes, allowedOrigins: config.http.allowedOrigins }
   await fastify.register(sseRoutes, mcp)

@@ -24,8 +24,12 @@ interface Registered {
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/
 
+/** Told about every finished call: 'ok' or the ToolError code, and how long it took. */
+export type CallObserver = (tool: string, outcome: string, seconds: number) => void
+
 export function createToolRegistry (defaultTimeoutMs: number) {
   const tools = new Map<string, Registered>()
+  const observers: CallObserver[] = []
   let listing: ToolInfo[] = []
 
   function register (definition: AnyTool): void {
@@ -56,6 +60,23 @@ export function createToolRegistry (defaultTimeoutMs: number) {
 
   /** Validates `args`, runs the handler under the tool's time limit and the caller's signal. */
   async function call (name: string, args: unknown, ctx: ToolContext): Promise<unknown> {
+    if (observers.length === 0) return run(name, args, ctx)
+    const started = performance.now()
+    let outcome = 'ok'
+    try {
+      return await run(name, args, ctx)
+    } catch (err) {
+      outcome = err instanceof ToolError ? err.code : 'tool_failed'
+      throw err
+    } finally {
+      // Unknown names are not recorded under their own label: clients choose them freely.
+      const label = tools.has(name) ? name : '(unknown)'
+      const seconds = (performance.now() - started) / 1000
+      for (const observe of observers) observe(label, outcome, seconds)
+    }
+  }
+
+  async function run (name: string, args: unknown, ctx: ToolContext): Promise<unknown> {
     const tool = tools.get(name)
     if (!tool) throw new ToolError('unknown_tool', `unknown tool "${name}"`)
     const valid = validate(tool, args)
@@ -93,6 +114,7 @@ export function createToolRegistry (defaultTimeoutMs: number) {
     register,
     list: (): ToolInfo[] => listing,
     has: (name: string): boolean => tools.has(name),
+    observe: (observer: CallObserver): void => { observers.push(observer) },
     call
   }
 }

@@ -9,7 +9,12 @@ const eventsRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       querystring: EventsQuery,
       response: { '4xx': ErrorResponse, '5xx': ErrorResponse }
     },
-    onRequest: fastify.auth.authenticate
+    // EventSource cannot send Authorization: a ticket from POST /events/ticket stands in for it.
+    onRequest: async (request, reply) => {
+      const { ticket, session_id: sessionId } = request.query as { ticket?: string, session_id?: string }
+      if (ticket === undefined) return fastify.auth.authenticate(request, reply)
+      request.principal = fastify.tickets.redeem(String(ticket), String(sessionId))
+    }
   }, async (request, reply) => {
     const sessionId = request.query.session_id
     const principal = request.principal!

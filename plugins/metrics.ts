@@ -1,0 +1,84 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/**
+ * Prometheus metrics in a registry of this app's own: two apps in one process (tests, embedding)
+ * never share or collide, and prom-client's global registry is left to the host.
+ */
+export function createMetrics (fastify: FastifyInstance) {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'datapulse_' })
+
+  const requests = new Counter({
+    name: 'datapulse_http_requests_total',
+    help: 'HTTP requests by method, route and status (SSE streams are counted when they end)',
+    labelNames: ['method', 'route', 'status'],
+    registers: [registry]
+  })
+  const calls = new Counter({
+    name: 'datapulse_tool_calls_total',
+    help: 'Tool calls by tool and outcome (ok, or the error code)',
+    labelNames: ['tool', 'outcome'],
+    registers: [registry]
+  })
+  const duration = new Histogram({
+    name: 'datapulse_tool_call_duration_seconds',
+    help: 'Tool call duration',
+    labelNames: ['tool'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [registry]
+  })
+  // Gauges read the live state when scraped instead of being kept in step on every change.
+  new Gauge({
+    name: 'datapulse_open_streams',
+    help: 'SSE streams open on this instance',
+    registers: [registry],
+    collect () { this.set(fastify.streams.count()) }
+  })
+  new Gauge({
+    name: 'datapulse_sessions',
+    help: 'Sessions held by the session store',
+    registers: [registry],
+    async collect () { this.set((await fastify.sessions.stats().catch(() => ({ sessions: 0 }))).sessions) }
+  })
+  new Gauge({
+    name: 'datapulse_queued_frames',
+    help: 'Frames waiting for a stream to deliver them (memory store only)',
+    registers: [registry],
+    async collect () { this.set((await fastify.sessions.stats().catch(() => ({ queuedFrames: 0 }))).queuedFrames) }
+  })
+  new Gauge({
+    name: 'datapulse_tool_calls_in_flight',
+    help: 'Tool calls running now',
+    registers: [registry],
+    collect () { this.set(fastify.calls.inFlight()) }
+  })
+
+  fastify.tools.observe((tool, outcome, seconds) => {
+    calls.inc({ tool, outcome })
+    duration.observe({ tool }, seconds)
+  })
+  // 'close' on the raw response fires for ordinary replies and for hijacked SSE streams alike.
+  fastify.addHook('onRequest', async (request, reply) => {
+    reply.raw.once('close', () => {
+      requests.inc({
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: String(reply.raw.statusCode)
+      })
+    })
+  })
+
+  return registry
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Registry
+  }
+}
+
+export default fp(async function metricsPlugin (fastify: FastifyInstance) {
+  fastify.decorate('metrics', createMetrics(fastify))
+}, { name: 'datapulse-metrics', fastify: '5.x', dependencies: ['datapulse-tools', 'datapulse-streams', 'datapulse-calls'] })
