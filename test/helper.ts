@@ -1,5 +1,5 @@
 import http from 'node:http'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import dataPulse, { type DataPulseOptions } from '../app.js'
 
 export const TOKEN = 'secret_token'
@@ -12,10 +12,14 @@ export interface Running {
 }
 
 /** Builds the real app on a fresh Fastify, listening on a free loopback port. */
-export async function startApp (opts: DataPulseOptions = {}, host?: (app: FastifyInstance) => Promise<void>): Promise<Running> {
+export async function startApp (
+  opts: DataPulseOptions = {},
+  host?: (app: FastifyInstance) => Promise<void>,
+  server: FastifyServerOptions = {}
+): Promise<Running> {
   // Some clients (the MCP SDK's reconnecting GET) leave a socket that never sends a request;
   // Node keeps such a socket until headersTimeout, which would stall every teardown by a minute.
-  const app = Fastify({ logger: false, forceCloseConnections: true })
+  const app = Fastify({ logger: false, forceCloseConnections: true, ...server })
   if (host) await host(app)
   else await app.register(dataPulse, { env: false, ...opts })
   await app.listen({ port: 0, host: '127.0.0.1' })
