@@ -1,0 +1,178 @@
+// The load client, in its own process so it never competes with the server's event loop.
+// Every answer is checked; a wrong or missing one is counted as an error.
+import http from 'node:http'
+
+const AUTH = { authorization: 'Bearer secret_token' }
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
+
+/** Opens an SSE stream; onEvent gets {event, data, id} for every frame. */
+function openStream (url, headers, onEvent) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers: { accept: 'text/event-stream', ...AUTH, ...headers } }, (res) => {
+      if (res.statusCode !== 200) { res.resume(); return reject(new Error(`stream ${url}: ${res.statusCode}`)) }
+      res.setEncoding('utf8')
+      let buf = ''
+      res.on('data', (chunk) => {
+        buf += chunk
+        let cut
+        while ((cut = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, cut)
+          buf = buf.slice(cut + 2)
+          const ev = {}
+          for (const line of block.split('\n')) {
+            if (line.startsWith('data: ')) ev.data = line.slice(6)
+            else if (line.startsWith('event: ')) ev.event = line.slice(7)
+            else if (line.startsWith('id: ')) ev.id = line.slice(4)
+          }
+          if (ev.data !== undefined) onEvent(ev)
+        }
+      })
+      res.on('error', () => {})
+      resolve(req)
+    })
+    req.on('error', reject)
+  })
+}
+
+function send (url, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const payload = JSON.stringify(body)
+    const req = http.request(url, { method: 'POST', agent, headers: { ...AUTH, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers } }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (c) => { text += c })
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text }))
+    })
+    req.on('error', reject)
+    req.end(payload)
+  })
+}
+
+const isTime = (v) => typeof v === 'string' && /^\d{4}-\d\d-\d\dT.*Z$/.test(v)
+
+/** Per-session waiters keyed by request id; a frame nobody waits for is an error. */
+function waiters () {
+  const pending = new Map()
+  return {
+    wait (id, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => { pending.delete(id); reject(new Error(`no answer for ${id}`)) }, timeoutMs)
+        pending.set(id, (v) => { clearTimeout(timer); resolve(v) })
+      })
+    },
+    deliver (id, value) {
+      const w = pending.get(id)
+      if (!w) return false
+      pending.delete(id)
+      w(value)
+      return true
+    }
+  }
+}
+
+/** S sessions in parallel, each making K sequential calls; returns latencies (ms) and errors. */
+async function sessions (S, K, open, call) {
+  const latencies = []
+  let errors = 0
+  const started = performance.now()
+  await Promise.all(Array.from({ length: S }, async (_, s) => {
+    const session = await open(s)
+    for (let k = 0; k < K; k++) {
+      const t0 = performance.now()
+      try {
+        if (await call(session, `s${s}-k${k}`)) latencies.push(performance.now() - t0)
+        else errors++
+      } catch { errors++ }
+    }
+    session.close()
+  }))
+  return { latencies, errors, seconds: (performance.now() - started) / 1000 }
+}
+
+const scenarios = {
+  async envelope ({ base, S, K }) {
+    return sessions(S, K, async (s) => {
+      const w = waiters()
+      const sid = `bench-${process.pid}-${s}-${Date.now()}`
+      let stray = 0
+      const req = await openStream(`${base}/events?session_id=${sid}`, {}, (ev) => {
+        const f = JSON.parse(ev.data)
+        if (!w.deliver(f.request_id, f)) stray++
+      })
+      return { sid, w, close: () => req.destroy(), stray: () => stray }
+    }, async ({ sid, w }, id) => {
+      const answer = w.wait(id)
+      const ack = await send(`${base}/message?session_id=${sid}`, { type: 'call_tool', request_id: id, data: { name: 'get_time' } })
+      if (ack.status !== 202 || JSON.parse(ack.text).request_id !== id) return false
+      const f = await answer
+      return f.type === 'tool_result' && isTime(f.data.time)
+    })
+  },
+
+  async mcpSse ({ base, S, K }) {
+    return sessions(S, K, async () => {
+      const w = waiters()
+      let endpoint
+      let ready
+      const gotEndpoint = new Promise((resolve) => { ready = resolve })
+      const req = await openStream(`${base}/sse`, {}, (ev) => {
+        if (ev.event === 'endpoint') { endpoint = ev.data; ready() } else {
+          const m = JSON.parse(ev.data)
+          w.deliver(m.id, m)
+        }
+      })
+      await gotEndpoint
+      // Wait first: the answer can arrive on the stream before the 202 does.
+      const initialized = w.wait('init')
+      await send(base + endpoint, { jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } })
+      await initialized
+      return { endpoint, w, close: () => req.destroy() }
+    }, async ({ endpoint, w }, id) => {
+      const answer = w.wait(id)
+      const ack = await send(base + endpoint, { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'get_time', arguments: {} } })
+      if (ack.status !== 202) return false
+      const m = await answer
+      return isTime(m.result?.structuredContent?.time)
+    })
+  },
+
+  async streamable ({ base, S, K }) {
+    const headers = { accept: 'application/json' }
+    return sessions(S, K, async () => {
+      const init = await send(`${base}/mcp`, { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } }, headers)
+      return { sid: init.headers['mcp-session-id'], close () {} }
+    }, async ({ sid }, id) => {
+      const res = await send(`${base}/mcp`, { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'get_time', arguments: {} } },
+        { ...headers, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' })
+      return res.status === 200 && isTime(JSON.parse(res.text).result?.structuredContent?.time)
+    })
+  },
+
+  /** Opens N idle streams and keeps them until told to close. */
+  async idle ({ base, N }) {
+    const open = []
+    let failed = 0
+    for (let i = 0; i < N; i += 200) {
+      const batch = await Promise.allSettled(Array.from({ length: Math.min(200, N - i) }, (_, j) =>
+        openStream(`${base}/events?session_id=idle-${process.pid}-${i + j}`, {}, () => {})))
+      for (const r of batch) r.status === 'fulfilled' ? open.push(r.value) : failed++
+    }
+    globalThis.idleStreams = open
+    return { opened: open.length, failed }
+  },
+
+  async closeIdle () {
+    for (const req of globalThis.idleStreams ?? []) req.destroy()
+    globalThis.idleStreams = []
+    return {}
+  }
+}
+
+process.on('message', async ({ scenario, params }) => {
+  try {
+    process.send({ ok: true, result: await scenarios[scenario](params) })
+  } catch (err) {
+    process.send({ ok: false, error: String(err?.stack ?? err) })
+  }
+})
+process.send({ ready: true })
