@@ -1,14 +1,32 @@
 import http from 'node:http'
+import net from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import dataPulse, { type DataPulseOptions } from '../app.js'
 
 export const TOKEN = 'secret_token'
+
+/** A loopback port nobody listens on right now (for child processes that need a fixed port). */
+export async function freePort (): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as net.AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
 export const AUTH = { authorization: `Bearer ${TOKEN}` }
 
 export interface Running {
   app: FastifyInstance
   url: string
   close: () => Promise<void>
+}
+
+/** An app whose JWTs are verified with a fresh key pair, and the headers of two principals. */
+export async function startWithTwoPrincipals (opts: DataPulseOptions = {}) {
+  const { makeKeyPair, bearerFor } = await import('./jwt-keys.js')
+  const pair = makeKeyPair()
+  const srv = await startApp({ ...opts, auth: { ...opts.auth, jwtKey: pair.publicPem } })
+  return { srv, pair, alice: bearerFor(pair, 'alice'), bob: bearerFor(pair, 'bob') }
 }
 
 /** Builds the real app on a fresh Fastify, listening on a free loopback port. */

@@ -80,3 +80,8 @@ export async function startIssuer (keys: KeyPair[]): Promise<Issuer> {
   }
   return issuer
 }
+
+/** Authorization headers for `subject`, signed by `pair`. */
+export function bearerFor (pair: KeyPair, subject: string): Record<string, string> {
+  return { authorization: `Bearer ${signToken(pair, { sub: subject })}` }
+}

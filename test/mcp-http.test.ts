@@ -1,8 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import t from 'tap'
 import { defineTool } from '../lib/tool.js'
-import { AUTH, SseClient, request, startApp } from './helper.js'
-import { makeKeyPair, signToken } from './jwt-keys.js'
+import { AUTH, SseClient, request, startApp, startWithTwoPrincipals } from './helper.js'
 import { eachStore } from './stores.js'
 
 const ACCEPT = { accept: 'application/json, text/event-stream' }
@@ -111,11 +110,8 @@ t.test('allowed origins and tools/list pagination', async (t) => {
 })
 
 t.test('sessions belong to their principal', async (t) => {
-  const pair = makeKeyPair()
-  const srv = await startApp({ auth: { jwtKey: pair.publicPem } })
+  const { srv, alice, bob } = await startWithTwoPrincipals()
   t.teardown(srv.close)
-  const alice = { authorization: `Bearer ${signToken(pair, { sub: 'alice' })}` }
-  const bob = { authorization: `Bearer ${signToken(pair, { sub: 'bob' })}` }
   const { sid } = await init(srv.url, alice)
   const stolen = await request('POST', `${srv.url}/mcp`, { headers: { ...bob, ...JSON_ONLY, 'mcp-session-id': sid }, body: rpc('ping') })
   t.equal(stolen.status, 404, "another principal's session id → 404")

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from './helper.js'
 
 const BINARY = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p))
 
@@ -16,14 +17,6 @@ export function redisUnavailable (): string | null {
   if (process.env.CI === 'true') throw new Error(`${why}: Redis tests must run under CI`)
   console.error(`\n!!! SKIPPING REDIS TESTS: ${why} !!!\n`)
   return why
-}
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 export interface RedisServer {

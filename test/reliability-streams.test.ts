@@ -1,6 +1,5 @@
 import t from 'tap'
-import { AUTH, SseClient, post, request, startApp } from './helper.js'
-import { makeKeyPair, signToken } from './jwt-keys.js'
+import { AUTH, SseClient, post, request, startApp, startWithTwoPrincipals } from './helper.js'
 import { testTools } from './tools-fixture.js'
 
 const call = (id: string, name = 'get_time', args: Record<string, unknown> = {}) =>
@@ -60,11 +59,8 @@ t.test('a second stream takes over the session; no frame is delivered twice', as
 })
 
 t.test('another principal cannot read or write a session', async (t) => {
-  const pair = makeKeyPair()
-  const srv = await startApp({ auth: { jwtKey: pair.publicPem } })
+  const { srv, alice, bob } = await startWithTwoPrincipals()
   t.teardown(srv.close)
-  const alice = { authorization: `Bearer ${signToken(pair, { sub: 'alice' })}` }
-  const bob = { authorization: `Bearer ${signToken(pair, { sub: 'bob' })}` }
   const mine = await SseClient.open(`${srv.url}/events?session_id=private`, alice)
   t.teardown(() => mine.close())
   const read = await request('GET', `${srv.url}/events?session_id=private`, { headers: bob })

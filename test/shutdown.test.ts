@@ -3,15 +3,7 @@ import { existsSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import t from 'tap'
-import { SseClient, post } from './helper.js'
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
+import { SseClient, freePort, post } from './helper.js'
 
 t.test('SIGTERM: in-flight calls finish, streams get a final comment, exit code 0', async (t) => {
   if (!existsSync(new URL('../dist/app.js', import.meta.url))) {

@@ -1,6 +1,5 @@
 import t from 'tap'
-import { AUTH, SseClient, post, request, startApp } from './helper.js'
-import { makeKeyPair, signToken } from './jwt-keys.js'
+import { AUTH, SseClient, post, request, startApp, startWithTwoPrincipals } from './helper.js'
 
 const ticketFor = async (url: string, session: string, headers: Record<string, string> = AUTH) =>
   (await request('POST', `${url}/events/ticket?session_id=${session}`, { headers }))
@@ -47,11 +46,8 @@ t.test('tickets expire', async (t) => {
 })
 
 t.test("a ticket cannot open another principal's session", async (t) => {
-  const pair = makeKeyPair()
-  const srv = await startApp({ auth: { jwtKey: pair.publicPem } })
+  const { srv, alice, bob } = await startWithTwoPrincipals()
   t.teardown(srv.close)
-  const alice = { authorization: `Bearer ${signToken(pair, { sub: 'alice' })}` }
-  const bob = { authorization: `Bearer ${signToken(pair, { sub: 'bob' })}` }
   t.equal((await ticketFor(srv.url, 'alices', alice)).status, 200)
   const stolen = await ticketFor(srv.url, 'alices', bob)
   t.equal(stolen.status, 403, "bob cannot get a ticket for alice's session")
