@@ -29,6 +29,29 @@ function validId (id: unknown): id is JsonRpcId {
   return typeof id === 'string' || (typeof id === 'number' && Number.isInteger(id))
 }
 
+/**
+ * Makes the routes of `fastify` (an encapsulated route plugin) receive bodies as text whatever
+ * their content type, so a body that is not JSON is answered as JSON-RPC -32700, not HTTP 400 text.
+ */
+export function acceptRawBodies (fastify: FastifyInstance, bodyLimit: number): void {
+  fastify.removeAllContentTypeParsers()
+  fastify.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_req, body, done) => done(null, body))
+}
+
+/** The messages of a JSON-RPC body (one message or a batch), or the error to answer with HTTP 400. */
+export function parseRpcBody (body: unknown): { messages: unknown[], batch: boolean } | { error: JsonRpcResponse } {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(String(body))
+  } catch {
+    return { error: rpcError(null, ErrorCodes.parseError, 'body is not valid JSON') }
+  }
+  const batch = Array.isArray(parsed)
+  const messages: unknown[] = batch ? parsed as unknown[] : [parsed]
+  if (messages.length === 0) return { error: rpcError(null, ErrorCodes.invalidRequest, 'empty batch') }
+  return { messages, batch }
+}
+
 /** True for a message that expects an answer (a request, not a notification or a response). */
 export function isRequest (message: unknown): boolean {
   return isObject(message) && typeof message.method === 'string' && 'id' in message

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { formatEvent, startSse } from '../lib/sse.js'
-import { handleRpc, isRequest, rpcError } from '../lib/mcp.js'
+import { acceptRawBodies, handleRpc, isRequest, parseRpcBody, rpcError } from '../lib/mcp.js'
 import { originGuard } from '../lib/origin.js'
 import { RATE_LIMITED } from '../plugins/rate-limit.js'
 import type { Principal } from '../plugins/auth.js'
@@ -21,8 +21,7 @@ function headerOf (request: FastifyRequest, name: string): string | undefined {
  */
 const mcpRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => {
   const checkOrigin = originGuard(opts.allowedOrigins)
-  fastify.removeAllContentTypeParsers()
-  fastify.addContentTypeParser('*', { parseAs: 'string', bodyLimit: opts.bodyLimit }, (_req, body, done) => done(null, body))
+  acceptRawBodies(fastify, opts.bodyLimit)
 
   /** Checks MCP-Protocol-Version; answers 400 itself and returns null when unsupported. */
   function protocolVersion (request: FastifyRequest, reply: FastifyReply): string | null {
@@ -61,19 +60,13 @@ const mcpRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
     }
     const version = protocolVersion(request, reply)
     if (version === null) return reply
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(request.body)
-    } catch {
-      return reply.code(400).send(rpcError(null, ErrorCodes.parseError, 'body is not valid JSON'))
-    }
-    const batch = Array.isArray(parsed)
+    const parsed = parseRpcBody(request.body)
+    if ('error' in parsed) return reply.code(400).send(parsed.error)
+    const { messages, batch } = parsed
     // JSON-RPC batches exist only in protocol 2025-03-26; later versions removed them.
     if (batch && version !== '2025-03-26') {
       return reply.code(400).send(rpcError(null, ErrorCodes.invalidRequest, `batches are not supported in protocol ${version}`))
     }
-    const messages: unknown[] = batch ? parsed as unknown[] : [parsed]
-    if (messages.length === 0) return reply.code(400).send(rpcError(null, ErrorCodes.invalidRequest, 'empty batch'))
 
     const initialize = messages.find((m) => isRequest(m) && (m as { method: string }).method === 'initialize')
     let sessionId: string | null

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
 import { AppError } from '../lib/errors.js'
 import { RATE_LIMITED } from '../plugins/rate-limit.js'
-import { handleRpc, rpcError } from '../lib/mcp.js'
+import { acceptRawBodies, handleRpc, parseRpcBody } from '../lib/mcp.js'
 import { originGuard } from '../lib/origin.js'
-import { ErrorCodes, SseSessionQuery } from '../schemas/jsonrpc.js'
+import { SseSessionQuery } from '../schemas/jsonrpc.js'
 import { ErrorResponse } from '../schemas/envelope.js'
 
 export interface McpRouteOptions {
@@ -18,9 +18,7 @@ export interface McpRouteOptions {
  */
 const sseRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => {
   const checkOrigin = originGuard(opts.allowedOrigins)
-  // JSON-RPC bodies are parsed here so a parse error can be answered as -32700.
-  fastify.removeAllContentTypeParsers()
-  fastify.addContentTypeParser('*', { parseAs: 'string', bodyLimit: opts.bodyLimit }, (_req, body, done) => done(null, body))
+  acceptRawBodies(fastify, opts.bodyLimit)
 
   fastify.get('/sse', {
     onRequest: [checkOrigin, fastify.auth.authenticate],
@@ -55,14 +53,9 @@ const sseRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
     if (!session || session.owner !== principal.id) {
       throw new AppError(404, 'session_not_found', `session ${sessionId} does not exist; open GET /sse first`)
     }
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(request.body)
-    } catch {
-      return reply.code(400).send(rpcError(null, ErrorCodes.parseError, 'body is not valid JSON'))
-    }
-    const messages = Array.isArray(parsed) ? parsed : [parsed]
-    if (messages.length === 0) return reply.code(400).send(rpcError(null, ErrorCodes.invalidRequest, 'empty batch'))
+    const parsed = parseRpcBody(request.body)
+    if ('error' in parsed) return reply.code(400).send(parsed.error)
+    const { messages } = parsed
     const log = request.log.child({ sessionId })
     for (const message of messages) {
       handleRpc(fastify, { sessionId, principal, log }, message)
