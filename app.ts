@@ -15,6 +15,11 @@ import sessionsPlugin from './plugins/sessions.js'
 import streamsPlugin from './plugins/streams.js'
 import ticketsPlugin from './plugins/tickets.js'
 import toolsPlugin from './plugins/tools.js'
+import resourcesPlugin from './plugins/resources.js'
+import promptsPlugin from './plugins/prompts.js'
+import mcpPlugin from './plugins/mcp.js'
+import type { AnyPrompt } from './lib/prompt.js'
+import type { ResourceDefinition, ResourceTemplateDefinition } from './lib/resource.js'
 import demoRoute from './routes/demo.js'
 import eventsRoute from './routes/events.js'
 import healthRoute from './routes/health.js'
@@ -30,6 +35,10 @@ import { getTime } from './tools/get-time.js'
 export interface DataPulseOptions extends PartialConfig {
   /** Your own tools, registered beside the built-in ones. */
   tools?: AnyTool[]
+  /** Resources, resource templates and prompts the MCP endpoints offer. */
+  resources?: ResourceDefinition[]
+  resourceTemplates?: ResourceTemplateDefinition[]
+  prompts?: AnyPrompt[]
   /** Set false to leave out get_time and fetch_url. */
   builtinTools?: boolean
   /** A ready-made session store instead of the configured memory/Redis one. */
@@ -64,10 +73,10 @@ function errorBody (statusCode: number, code: string, message: string) {
  * Not wrapped in fastify-plugin on purpose: its decorators, hooks and handlers stay inside.
  */
 export default async function dataPulse (fastify: FastifyInstance, opts: DataPulseOptions) {
-  const { tools = [], builtinTools = true, store, env = true, ...sections } = opts
+  const { tools = [], resources = [], resourceTemplates = [], prompts = [], builtinTools = true, store, env = true, ...sections } = opts
   const known: PartialConfig = {
     auth: sections.auth, sessions: sections.sessions, sse: sections.sse,
-    limits: sections.limits, fetchUrl: sections.fetchUrl, http: sections.http
+    limits: sections.limits, fetchUrl: sections.fetchUrl, http: sections.http, mcp: sections.mcp
   }
   const config = resolveConfig(env ? configFromEnv() : {}, known)
 
@@ -110,7 +119,10 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
   await fastify.register(sessionsPlugin, { sessions: config.sessions, store })
   await fastify.register(toolsPlugin, { tools: [...builtins, ...tools], timeoutMs: config.limits.toolTimeoutMs })
   // calls before streams: at close, in-flight calls finish and publish before streams end.
+  await fastify.register(resourcesPlugin, { resources, resourceTemplates })
+  await fastify.register(promptsPlugin, { prompts })
   await fastify.register(callsPlugin, config.limits)
+  await fastify.register(mcpPlugin, { clientRequestTimeoutMs: config.mcp.clientRequestTimeoutMs, instructions: config.mcp.instructions })
   await fastify.register(streamsPlugin, { sse: config.sse })
   await fastify.register(ticketsPlugin, { ttlSeconds: config.auth.ticketTtlSeconds })
   if (config.http.metrics) await fastify.register(metricsPlugin)
@@ -123,7 +135,12 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
   if (config.http.metrics) await fastify.register(metricsRoute)
   if (config.http.demoPage) await fastify.register(demoRoute)
   await fastify.register(messageRoute, { bodyLimit: config.limits.bodyLimitBytes })
-  const mcp = { bodyLimit: config.limits.bodyLimitBytes, allowedOrigins: config.http.allowedOrigins }
+  const mcp = {
+    bodyLimit: config.limits.bodyLimitBytes,
+    allowedOrigins: config.http.allowedOrigins,
+    maxBatch: config.mcp.maxBatch,
+    jsonWindowMs: config.mcp.jsonWindowMs
+  }
   await fastify.register(sseRoutes, mcp)
   await fastify.register(mcpRoutes, mcp)
 }

@@ -9,6 +9,7 @@ type Parse = 'string' | 'int' | 'bool' | 'list'
 const ENV: Record<string, [Section, string, Parse]> = {
   LOCAL_BEARER_TOKEN: ['auth', 'bearerToken', 'string'],
   ALLOW_LOCAL_BEARER: ['auth', 'allowLocalBearer', 'bool'],
+  AUTH_ANONYMOUS_LOOPBACK: ['auth', 'anonymous', 'bool'],
   JWT_KEY: ['auth', 'jwtKey', 'string'],
   JWT_ISSUER: ['auth', 'jwtIssuer', 'string'],
   JWT_AUDIENCE: ['auth', 'jwtAudience', 'string'],
@@ -40,7 +41,11 @@ const ENV: Record<string, [Section, string, Parse]> = {
   ALLOWED_ORIGINS: ['http', 'allowedOrigins', 'list'],
   CORS_ORIGINS: ['http', 'corsOrigins', 'list'],
   DEMO_PAGE: ['http', 'demoPage', 'bool'],
-  METRICS: ['http', 'metrics', 'bool']
+  METRICS: ['http', 'metrics', 'bool'],
+  MCP_JSON_WINDOW_MS: ['mcp', 'jsonWindowMs', 'int'],
+  MCP_CLIENT_REQUEST_TIMEOUT_MS: ['mcp', 'clientRequestTimeoutMs', 'int'],
+  MCP_MAX_BATCH: ['mcp', 'maxBatch', 'int'],
+  MCP_INSTRUCTIONS: ['mcp', 'instructions', 'string']
 }
 
 export class ConfigError extends Error {

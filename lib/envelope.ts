@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { ToolError } from './tool.js'
+import { createCallContext } from './mcp/context.js'
 import type { Principal } from '../plugins/auth.js'
 import type { ErrorFrame, MCPRequest, MCPResponse } from '../schemas/envelope.js'
 
@@ -38,9 +39,24 @@ export async function answerEnvelope (
   } else {
     const { name, args } = toolCallOf(message.data ?? {})
     try {
-      const result = await app.tools.call(String(name), args, {
-        principal: req.principal, sessionId: req.sessionId, signal, log: req.log
+      const ctx = createCallContext({
+        principal: req.principal,
+        sessionId: req.sessionId,
+        signal,
+        log: req.log,
+        // Every call may report progress; the envelope has no logs or client requests.
+        progressToken: message.request_id,
+        channel: {
+          notify: async (_method, params) => {
+            const { progressToken: _token, ...data } = params
+            await app.sessions.publish(req.sessionId, { data: JSON.stringify({ type: 'progress', request_id: message.request_id, data }) })
+          }
+        },
+        logLevel: async () => null,
+        changes: app.mcp.changes,
+        clientCapabilities: async () => ({})
       })
+      const result = await app.tools.call(String(name), args, ctx)
       frame = responseFrame('tool_result', message.request_id, result ?? null)
     } catch (err) {
       const code = err instanceof ToolError ? err.code : 'tool_failed'

@@ -2,7 +2,7 @@ import { AppError } from './errors.js'
 import type { NewEvent, ReadResult, SessionInfo, SessionStore, StoredEvent, StoreStats } from './session-store.js'
 import type { SessionOptions } from '../schemas/options.js'
 
-interface Entry { seq: number, event?: string, data: string }
+interface Entry { seq: number, event?: string, data: string, stream: string }
 
 interface Session extends SessionInfo {
   log: Entry[]
@@ -11,12 +11,15 @@ interface Session extends SessionInfo {
   cursor: number
   lastActive: number
   watchers: Set<() => void>
+  values: Map<string, string>
 }
 
 /** The embedded default: sessions and their bounded logs in this process's memory. */
 export function createMemoryStore (opts: SessionOptions): SessionStore {
   const sessions = new Map<string, Session>()
   const ttlMs = opts.ttlSeconds * 1000
+  const topics = new Map<string, Set<string>>()
+  const listeners = new Set<(message: string) => void>()
 
   // One sweep for all sessions rather than a timer per session. A session with a live reader
   // is in use, so it is refreshed instead of expired.
@@ -65,7 +68,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
         throw new AppError(503, 'too_many_sessions', `the server holds its maximum of ${opts.maxSessions} sessions; retry later`)
       }
       sessions.set(sessionId, {
-        id: sessionId, owner, createdAt: now, log: [], bytes: 0, nextSeq: 1, cursor: 0, lastActive: now, watchers: new Set()
+        id: sessionId, owner, createdAt: now, log: [], bytes: 0, nextSeq: 1, cursor: 0, lastActive: now, watchers: new Set(), values: new Map()
       })
       return { id: sessionId, owner, createdAt: now }
     },
@@ -77,7 +80,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
 
     async publish (sessionId, event: NewEvent) {
       const s = mustGet(sessionId)
-      const entry: Entry = { seq: s.nextSeq++, data: event.data }
+      const entry: Entry = { seq: s.nextSeq++, data: event.data, stream: event.stream ?? '' }
       if (event.event !== undefined) entry.event = event.event
       s.log.push(entry)
       s.bytes += event.data.length
@@ -90,7 +93,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       return String(entry.seq)
     },
 
-    async read (sessionId, afterId, limit): Promise<ReadResult> {
+    async read (sessionId, afterId, limit, stream = ''): Promise<ReadResult> {
       const s = mustGet(sessionId)
       let after = afterId === null ? s.cursor : Number(afterId)
       if (!Number.isSafeInteger(after) || after < 0) after = 0
@@ -98,7 +101,15 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       const gap = after < first - 1
       // seq values are contiguous, so the start index is arithmetic, not a search.
       const start = Math.max(0, after + 1 - first)
-      return { events: s.log.slice(start, start + limit).map(toEvent), gap }
+      const events: StoredEvent[] = []
+      let last: string | null = null
+      let i = start
+      for (; i < s.log.length && events.length < limit; i++) {
+        const entry = s.log[i]
+        last = String(entry.seq)
+        if (entry.stream === stream) events.push(toEvent(entry))
+      }
+      return { events, gap, last, more: i < s.log.length }
     },
 
     async head (sessionId) {
@@ -117,10 +128,59 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       return () => { s.watchers.delete(onWake); s.lastActive = Date.now() }
     },
 
+    async wake (sessionId) {
+      for (const wake of live(sessionId)?.watchers ?? []) wake()
+    },
+
     async delete (sessionId) {
       const s = sessions.get(sessionId)
       sessions.delete(sessionId)
       if (s) for (const wake of s.watchers) wake()
+    },
+
+    async setValue (sessionId, key, value) {
+      mustGet(sessionId).values.set(key, value)
+    },
+
+    async getValue (sessionId, key) {
+      return live(sessionId)?.values.get(key) ?? null
+    },
+
+    async takeValue (sessionId, key) {
+      const values = live(sessionId)?.values
+      const value = values?.get(key)
+      if (value === undefined) return null
+      values!.delete(key)
+      return value
+    },
+
+    async join (topic, sessionId) {
+      let members = topics.get(topic)
+      if (!members) topics.set(topic, members = new Set())
+      members.add(sessionId)
+    },
+
+    async leave (topic, sessionId) {
+      const members = topics.get(topic)
+      members?.delete(sessionId)
+      if (members?.size === 0) topics.delete(topic)
+    },
+
+    async members (topic) {
+      const members = topics.get(topic)
+      if (!members) return []
+      // Expired sessions leave their topics lazily, here.
+      for (const id of members) if (!live(id)) members.delete(id)
+      return [...members]
+    },
+
+    async broadcast (message) {
+      for (const listener of listeners) listener(message)
+    },
+
+    onBroadcast (listener) {
+      listeners.add(listener)
+      return () => { listeners.delete(listener) }
     },
 
     async stats (): Promise<StoreStats> {
@@ -138,6 +198,8 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
     async close () {
       clearInterval(sweep)
       sessions.clear()
+      topics.clear()
+      listeners.clear()
     }
   }
 }

@@ -23,16 +23,14 @@ return redis.call('HGET', KEYS[1], 'createdAt')
 
 /**
  * KEYS: meta, log, index. ARGV: event name ("" for none), data, max events, max bytes, ttl s,
- * now ms, wake channel, session id. → the new entry id | "missing"
+ * now ms, wake channel, session id, stream ("" for the main one). → the new entry id | "missing"
  */
 export const PUBLISH = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
-local id
-if ARGV[1] == '' then
-  id = redis.call('XADD', KEYS[2], '*', 'd', ARGV[2])
-else
-  id = redis.call('XADD', KEYS[2], '*', 'd', ARGV[2], 'e', ARGV[1])
-end
+local fields = {'d', ARGV[2]}
+if ARGV[1] ~= '' then table.insert(fields, 'e'); table.insert(fields, ARGV[1]) end
+if ARGV[9] ~= '' then table.insert(fields, 's'); table.insert(fields, ARGV[9]) end
+local id = redis.call('XADD', KEYS[2], '*', unpack(fields))
 local bytes = redis.call('HINCRBY', KEYS[1], 'bytes', string.len(ARGV[2]))
 local maxEvents = tonumber(ARGV[3])
 local maxBytes = tonumber(ARGV[4])
@@ -81,3 +79,19 @@ redis.call('EXPIRE', KEYS[2], tonumber(ARGV[1]))
 redis.call('ZADD', KEYS[3], tonumber(ARGV[2]) + tonumber(ARGV[1]) * 1000, KEYS[1])
 return 1
 `
+
+/** Session values: set only on an existing session; take is get-and-delete in one step. */
+export const TAKE = {
+  /** KEYS: meta. ARGV: field, value. → 1 | 0 when the session is gone */
+  set: `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`,
+  /** KEYS: meta. ARGV: field. → the value | false */
+  take: `
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return v
+`
+}

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { createClient } from 'redis'
 import { AppError } from './errors.js'
-import { ACK, OPEN, PUBLISH, TOUCH } from './redis-scripts.js'
+import { ACK, OPEN, PUBLISH, TAKE, TOUCH } from './redis-scripts.js'
 import type { ReadResult, SessionStore, StoredEvent } from './session-store.js'
 import type { SessionOptions } from '../schemas/options.js'
 
@@ -33,6 +33,9 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
   const url = opts.redisUrl!
   const prefix = opts.redisKeyPrefix
   const channel = `${prefix}wake`
+  const broadcastChannel = `${prefix}broadcast`
+  const topicKey = (topic: string) => `${prefix}topic:${topic}`
+  const listeners = new Set<(message: string) => void>()
   const index = `${prefix}sessions`
   const meta = (id: string) => `${prefix}{${id}}:meta`
   const logKey = (id: string) => `${prefix}{${id}}:log`
@@ -72,6 +75,9 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
   subscriber.on('ready', () => { for (const set of watchers.values()) for (const wake of set) wake() })
   await subscriber.subscribe(channel, (sessionId) => {
     for (const wake of watchers.get(sessionId) ?? []) wake()
+  })
+  await subscriber.subscribe(broadcastChannel, (message) => {
+    for (const listener of listeners) listener(message)
   })
 
   // Sessions with a live reader on this instance stay alive, as in the memory store.
@@ -122,22 +128,25 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
       const id = String(await client.eval(PUBLISH, {
         keys: [meta(sessionId), logKey(sessionId), index],
         arguments: [event.event ?? '', event.data, String(opts.maxEvents), String(opts.maxBytes),
-          String(opts.ttlSeconds), String(Date.now()), channel, sessionId]
+          String(opts.ttlSeconds), String(Date.now()), channel, sessionId, event.stream ?? '']
       }))
       if (id === 'missing') throw missing(sessionId)
       return id
     }),
 
-    read: (sessionId, afterId, limit) => guarded(async (): Promise<ReadResult> => {
+    read: (sessionId, afterId, limit, stream = '') => guarded(async (): Promise<ReadResult> => {
       const [cursor, trimmed] = await client.hmGet(meta(sessionId), ['cursor', 'trimmed'])
       if (cursor === null || cursor === undefined) throw missing(sessionId)
       const after = afterId !== null && STREAM_ID.test(afterId) ? afterId : afterId === null ? cursor : '0-0'
       const entries = await client.xRange(logKey(sessionId), exclusive(after), '+', { COUNT: limit })
-      const events: StoredEvent[] = entries.map(({ id, message }) => {
+      const events: StoredEvent[] = []
+      for (const { id, message } of entries) {
         const fields = message as Record<string, string>
-        return fields.e ? { id, event: fields.e, data: fields.d } : { id, data: fields.d }
-      })
-      return { events, gap: trimmed !== null && trimmed !== undefined && compareIds(after, trimmed) < 0 }
+        if ((fields.s ?? '') !== stream) continue
+        events.push(fields.e ? { id, event: fields.e, data: fields.d } : { id, data: fields.d })
+      }
+      const last = entries.length > 0 ? entries[entries.length - 1].id : null
+      return { events, gap: trimmed !== null && trimmed !== undefined && compareIds(after, trimmed) < 0, last, more: entries.length === limit }
     }),
 
     head: (sessionId) => guarded(async () => {
@@ -159,9 +168,34 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
       }
     },
 
+    wake: (sessionId) => guarded(async () => { await client.publish(channel, sessionId) }),
+
     delete: (sessionId) => guarded(async () => {
       await client.multi().del([meta(sessionId), logKey(sessionId)]).zRem(index, meta(sessionId)).publish(channel, sessionId).exec()
     }),
+
+    setValue: (sessionId, key, value) => guarded(async () => {
+      // Only an existing session takes values, so a value never outlives (or resurrects) one.
+      const done = await client.eval(TAKE.set, { keys: [meta(sessionId)], arguments: [`v:${key}`, value] })
+      if (Number(done) === 0) throw missing(sessionId)
+    }),
+
+    getValue: (sessionId, key) => guarded(async () => (await client.hGet(meta(sessionId), `v:${key}`)) ?? null),
+
+    takeValue: (sessionId, key) => guarded(async () => {
+      const value = await client.eval(TAKE.take, { keys: [meta(sessionId)], arguments: [`v:${key}`] })
+      return typeof value === 'string' ? value : null
+    }),
+
+    join: (topic, sessionId) => guarded(async () => { await client.sAdd(topicKey(topic), sessionId) }),
+    leave: (topic, sessionId) => guarded(async () => { await client.sRem(topicKey(topic), sessionId) }),
+    members: (topic) => guarded(async () => client.sMembers(topicKey(topic))),
+
+    broadcast: (message) => guarded(async () => { await client.publish(broadcastChannel, message) }),
+    onBroadcast (listener) {
+      listeners.add(listener)
+      return () => { listeners.delete(listener) }
+    },
 
     stats: () => guarded(async () => {
       await client.zRemRangeByScore(index, '-inf', Date.now())
@@ -180,6 +214,7 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
     async close () {
       clearInterval(keepAlive)
       watchers.clear()
+      listeners.clear()
       await Promise.allSettled([subscriber.close(), client.close()])
     }
   }

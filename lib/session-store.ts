@@ -8,12 +8,22 @@ export interface StoredEvent {
 export interface NewEvent {
   event?: string
   data: string
+  /**
+   * The stream this event belongs to within its session ("" or absent: the session's main
+   * stream). MCP gives every POST its own stream; all of them share one log, so ids stay
+   * monotonic per session and one pipeline serves every transport.
+   */
+  stream?: string
 }
 
 export interface ReadResult {
   events: StoredEvent[]
   /** True when events after the requested position were already dropped by retention. */
   gap: boolean
+  /** The id of the last log entry looked at (matching or not); the next read starts after it. */
+  last: string | null
+  /** True when the read stopped at its limit and later entries may wait. */
+  more: boolean
 }
 
 export interface SessionInfo {
@@ -40,14 +50,33 @@ export interface SessionStore {
   open (sessionId: string, owner: string): Promise<SessionInfo>
   get (sessionId: string): Promise<SessionInfo | null>
   publish (sessionId: string, event: NewEvent): Promise<string>
-  read (sessionId: string, afterId: string | null, limit: number): Promise<ReadResult>
+  /** Events after `afterId` that belong to `stream` ("" by default: the main stream). */
+  read (sessionId: string, afterId: string | null, limit: number, stream?: string): Promise<ReadResult>
   /** The id of the newest event, or "0" when the session has none; a stream that must only
    *  see what comes next starts after it. */
   head (sessionId: string): Promise<string>
   /** Records that events up to `eventId` reached a client. */
   ack (sessionId: string, eventId: string): Promise<void>
   watch (sessionId: string, onWake: () => void): () => void
+  /** Wakes the session's watchers on every instance without adding an event. */
+  wake (sessionId: string): Promise<void>
   delete (sessionId: string): Promise<void>
+
+  /** Small named values that live and die with a session (negotiated capabilities, log level). */
+  setValue (sessionId: string, key: string, value: string): Promise<void>
+  getValue (sessionId: string, key: string): Promise<string | null>
+  /** Removes and returns a value in one step: of two instances taking it, only one gets it. */
+  takeValue (sessionId: string, key: string): Promise<string | null>
+
+  /** Topic membership of sessions (resource subscriptions, list-change interest). */
+  join (topic: string, sessionId: string): Promise<void>
+  leave (topic: string, sessionId: string): Promise<void>
+  members (topic: string): Promise<string[]>
+
+  /** Sends `message` to every instance's `onBroadcast` listeners, this one included. */
+  broadcast (message: string): Promise<void>
+  onBroadcast (listener: (message: string) => void): () => void
+
   stats (): Promise<StoreStats>
   /** Liveness of the backend, for readiness probes. */
   ready (): Promise<boolean>

@@ -1,25 +1,79 @@
 import type { Static, TObject } from '@sinclair/typebox'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Principal } from '../plugins/auth.js'
+import type { ElicitParams, ElicitResult, Icon, LogLevel, RootsResult, SampleParams, SampleResult } from './mcp/types.js'
 
-/** What a tool handler gets besides its arguments. */
+/**
+ * What every handler (tool, resource, prompt) gets besides its arguments. The same code runs on
+ * every door and in both protocol eras: progress, client logs and requests to the client go on
+ * the request's own stream in the 2025 era and become `input_required` rounds in 2026-07-28.
+ */
 export interface ToolContext {
   principal: Principal
+  /** The session id; empty under the stateless 2026-07-28 revision. */
   sessionId: string
   /** Fires when the client cancels or disconnects, or the tool's time runs out. */
   signal: AbortSignal
+  /** The server's own log (never sent to the client). */
   log: FastifyBaseLogger
+  /** Reports progress when the client asked for it (a progressToken); otherwise does nothing. */
+  progress (progress: number, total?: number, message?: string): Promise<void>
+  /** Sends `notifications/message` to the client, filtered by the level it set. */
+  clientLog (level: LogLevel, data: unknown, logger?: string): Promise<void>
+  /** Asks the user for input through the client (form-mode elicitation). */
+  elicit (params: ElicitParams, options?: AskOptions): Promise<ElicitResult>
+  /** Asks the client's model for a completion (sampling). */
+  sample (params: SampleParams, options?: AskOptions): Promise<SampleResult>
+  /** Asks the client for its roots. */
+  listRoots (options?: AskOptions): Promise<RootsResult>
+  /** What the client declared it can do (elicitation, sampling, roots…). */
+  clientCapabilities (): Promise<Record<string, unknown>>
+  /** Announces changes to every client that listens (list_changed, resources/updated), on every instance. */
+  changes: {
+    listChanged (kind: 'tools' | 'prompts' | 'resources'): Promise<void>
+    resourceUpdated (uri: string): Promise<void>
+  }
+}
+
+export interface AskOptions {
+  /**
+   * Names this question in a 2026-07-28 `input_required` result (its `inputRequests` key).
+   * Defaults to the method and the question's position in the call; give stable names when
+   * the questions a handler asks depend on earlier answers.
+   */
+  key?: string
+}
+
+export interface ToolAnnotations {
+  title?: string
+  readOnlyHint?: boolean
+  destructiveHint?: boolean
+  idempotentHint?: boolean
+  openWorldHint?: boolean
 }
 
 export interface ToolDefinition<S extends TObject = TObject, R = unknown> {
   name: string
+  title?: string
   description: string
   /** TypeBox object schema of the arguments; also what `list_tools`/`tools/list` publish. */
   input: S
+  /** TypeBox object schema of the structured result; results are checked against it. */
+  output?: TObject
+  annotations?: ToolAnnotations
+  icons?: Icon[]
+  /** OAuth scopes a caller needs; without them the call is refused with 403 insufficient_scope. */
+  scopes?: string[]
   /** Overrides the server-wide tool timeout. */
   timeoutMs?: number
+  /** 2026-07-28 list caching hints for this tool's listing (the smallest wins). */
+  ttlMs?: number
   /** Releases what the tool holds (connection pools…) when the app closes. */
   close? (): Promise<void>
+  /**
+   * Returns a plain value (sent as JSON text plus structuredContent), a string, an array of
+   * content blocks, or a whole result `{ content, structuredContent?, isError? }`.
+   */
   // Method syntax on purpose: a tool with a specific schema stays assignable to AnyTool.
   handler (args: Static<S>, ctx: ToolContext): R | Promise<R>
 }
@@ -32,7 +86,7 @@ export function defineTool<S extends TObject, R> (definition: ToolDefinition<S, 
   return definition
 }
 
-export type ToolErrorCode = 'unknown_tool' | 'invalid_arguments' | 'tool_failed' | 'tool_timeout' | 'cancelled'
+export type ToolErrorCode = 'unknown_tool' | 'invalid_arguments' | 'tool_failed' | 'tool_timeout' | 'cancelled' | 'insufficient_scope'
 
 /** A failed tool call, reported to the client as an error frame (envelope) or isError/-32602 (MCP). */
 export class ToolError extends Error {

@@ -19,6 +19,12 @@ export interface AuthPluginOptions {
   auth: AuthOptions
 }
 
+const ANONYMOUS: Principal = { id: 'anonymous', kind: 'local', scopes: [] }
+
+function isLoopback (address: string | undefined): boolean {
+  return address !== undefined && (address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.'))
+}
+
 export const RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource'
 
 function digest (value: string): Buffer {
@@ -107,6 +113,10 @@ export function createAuth (opts: AuthOptions, prefix = '') {
   }
 
   async function authenticate (request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+    if (opts.anonymous && !request.headers.authorization && isLoopback(request.socket.remoteAddress)) {
+      request.principal = ANONYMOUS
+      return
+    }
     request.principal = await verify(request.headers.authorization, `${request.protocol}://${request.host}`)
   }
 

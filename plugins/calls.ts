@@ -2,6 +2,11 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { AppError } from '../lib/errors.js'
 
+/** The abort reason of a call its client cancelled: such a call gets no response. */
+export class ClientCancelled extends Error {
+  override name = 'ClientCancelled'
+}
+
 export interface CallHandle {
   signal: AbortSignal
 }
@@ -23,17 +28,25 @@ export function createCalls (maxPerSession: number) {
    * Reserves a slot synchronously (so the HTTP answer can be 429) and runs `work` in it.
    * The returned promise settles with the tool's result or error.
    */
-  function start<T> (sessionId: string, requestId: string, work: (handle: CallHandle) => Promise<T>): Promise<T> {
+  function start<T> (sessionId: string, requestId: string, work: (handle: CallHandle) => Promise<T>, parent?: AbortSignal): Promise<T> {
     let running = bySession.get(sessionId)
     if (running && running.size >= maxPerSession) {
       throw new AppError(429, 'too_many_calls', `at most ${maxPerSession} tool calls may run at once per session`)
     }
+    // Ids name calls for cancellation, so two live calls may not share one (JSON-RPC requires
+    // unique ids in flight anyway); a slot key the client could forge is never made up.
+    if (running?.has(requestId)) {
+      throw new AppError(409, 'duplicate_request_id', `request id "${requestId.slice(0, 64)}" is already in flight in this session`)
+    }
     if (!running) bySession.set(sessionId, running = new Map())
     const controller = new AbortController()
-    // A duplicate request id gets its own slot key so neither call is lost track of.
-    const key = running.has(requestId) ? `${requestId}#${total}` : requestId
+    const onParentAbort = () => controller.abort(parent!.reason)
+    if (parent?.aborted) controller.abort(parent.reason)
+    else parent?.addEventListener('abort', onParentAbort, { once: true })
+    const key = requestId
     const result = Promise.resolve().then(() => work({ signal: controller.signal }))
     const done = result.then(() => {}, () => {}).finally(() => {
+      parent?.removeEventListener('abort', onParentAbort)
       running!.delete(key)
       if (running!.size === 0 && bySession.get(sessionId) === running) bySession.delete(sessionId)
       total--
@@ -47,7 +60,7 @@ export function createCalls (maxPerSession: number) {
     start,
     cancel (sessionId: string, requestId: string, reason = 'cancelled by client'): boolean {
       const call = bySession.get(sessionId)?.get(requestId)
-      call?.controller.abort(new Error(reason))
+      call?.controller.abort(new ClientCancelled(reason))
       return call !== undefined
     },
     abortSession (sessionId: string, reason = 'session ended'): void {

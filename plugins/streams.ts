@@ -17,10 +17,20 @@ export interface ServeOptions {
   gapFrame?: () => SseEvent
   /** Streams with the same key replace each other; defaults to the session id. */
   key?: string
+  /** Which of the session's streams to deliver ("" by default: the main one). */
+  stream?: string
+  /** Written before each store id in `id:`, so a Last-Event-ID names the stream it came from. */
+  idPrefix?: string
   onClose?: () => void
+  /** Called when the client left and did not come back in time (default: abort the session's calls). */
+  onAbandoned?: () => void
 }
 
+/** An event that ends the stream reading it (a request's stream after its response); never written. */
+export const END_EVENT = 'datapulse:end'
+
 interface LiveStream {
+  sessionId: string
   raw: ServerResponse
   owner: string
   key: string
@@ -93,7 +103,7 @@ export function createStreams (
         // their results; if none comes within the grace time, they are aborted.
         const timer = setTimeout(() => {
           abandoned.delete(key)
-          if (!live.has(key)) onAbandoned(o.sessionId)
+          if (!live.has(key)) (o.onAbandoned ?? (() => onAbandoned(o.sessionId)))()
         }, opts.reconnectGraceMs)
         timer.unref()
         abandoned.set(key, timer)
@@ -101,6 +111,7 @@ export function createStreams (
       o.onClose?.()
     }
     const stream: LiveStream = {
+      sessionId: o.sessionId,
       raw,
       owner: o.owner,
       key,
@@ -136,7 +147,7 @@ export function createStreams (
         dirty = false
         let batch: Awaited<ReturnType<SessionStore['read']>>
         try {
-          batch = await store.read(o.sessionId, after, READ_BATCH)
+          batch = await store.read(o.sessionId, after, READ_BATCH, o.stream)
         } catch (err) {
           // A deleted or expired session ends its stream; a store outage (Redis restarting) is
           // waited out with the stream open, so the client loses nothing and need not reconnect.
@@ -156,7 +167,12 @@ export function createStreams (
         if (first && gap && o.gapFrame) raw.write(formatEvent(o.gapFrame()))
         first = false
         for (const ev of events) {
-          const flushed = raw.write(formatEvent(ev))
+          if (ev.event === END_EVENT) {
+            stream.replaced = true // finished, not abandoned: nothing to abort later
+            stream.end()
+            return
+          }
+          const flushed = raw.write(formatEvent(o.idPrefix ? { ...ev, id: o.idPrefix + ev.id } : ev))
           after = ev.id
           stream.lastWrite = Date.now()
           // Backpressure: stop pulling from the log until the socket drains. A consumer that
@@ -171,11 +187,11 @@ export function createStreams (
           }
           if (closed) return
         }
-        if (events.length > 0) {
-          // Best effort: a failed ack only means a fresh stream may replay these frames.
-          await store.ack(o.sessionId, after!).catch(() => {})
-          if (events.length === READ_BATCH) dirty = true
-        }
+        // Entries of other streams were looked at too; the next read starts after them.
+        if (batch.last !== null) after = batch.last
+        // Best effort: a failed ack only means a fresh stream may replay these frames.
+        if (events.length > 0 && !o.stream) await store.ack(o.sessionId, after!).catch(() => {})
+        if (batch.more) dirty = true
       }
     }
     pump().catch((err: unknown) => {
@@ -194,6 +210,10 @@ export function createStreams (
     /** Ends the stream held under `key` (session deleted, for example). */
     end (key: string, comment?: string): void {
       live.get(key)?.end(comment)
+    },
+    /** Ends every stream of a session (all of an MCP session's request streams too). */
+    endSession (sessionId: string, comment?: string): void {
+      for (const s of [...live.values()]) if (s.sessionId === sessionId) s.end(comment)
     },
     count: (): number => live.size,
     close (): void {

@@ -5,10 +5,15 @@ import { Value } from '@sinclair/typebox/value'
 import type { FastifyInstance } from 'fastify'
 import { ToolError, type AnyTool, type ToolContext } from '../lib/tool.js'
 
+/** A tool as `tools/list` publishes it. */
 export interface ToolInfo {
   name: string
+  title?: string
   description: string
   inputSchema: Record<string, unknown>
+  outputSchema?: Record<string, unknown>
+  annotations?: Record<string, unknown>
+  icons?: unknown[]
 }
 
 export interface ToolsPluginOptions {
@@ -19,7 +24,24 @@ export interface ToolsPluginOptions {
 interface Registered {
   definition: AnyTool
   check: TypeCheck<TObject>
+  output?: TypeCheck<TObject>
   info: ToolInfo
+}
+
+/**
+ * TypeBox's schema as plain JSON Schema for clients. A property with a default need not be sent
+ * (validation fills it in), so it is not published as required.
+ */
+export function publishedSchema (schema: TObject): Record<string, unknown> {
+  // JSON round trip drops TypeBox's symbol keys, leaving plain JSON Schema.
+  const plain = JSON.parse(JSON.stringify(schema)) as Record<string, unknown>
+  const props = (plain.properties ?? {}) as Record<string, { default?: unknown }>
+  if (Array.isArray(plain.required)) {
+    const required = plain.required.filter((name: string) => props[name]?.default === undefined)
+    if (required.length > 0) plain.required = required
+    else delete plain.required
+  }
+  return plain
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/
@@ -43,10 +65,20 @@ export function createToolRegistry (defaultTimeoutMs: number) {
     }
     if (definition.input?.[Kind] !== 'Object') throw new Error(`tool "${definition.name}" input must be a TypeBox Type.Object`)
     if (typeof definition.handler !== 'function') throw new Error(`tool "${definition.name}" needs a handler function`)
-    // JSON round trip drops TypeBox's symbol keys, leaving plain JSON Schema.
-    const inputSchema = JSON.parse(JSON.stringify(definition.input)) as Record<string, unknown>
-    const info = { name: definition.name, description: definition.description, inputSchema }
-    tools.set(definition.name, { definition, check: TypeCompiler.Compile(definition.input), info })
+    if (definition.output !== undefined && definition.output?.[Kind] !== 'Object') {
+      throw new Error(`tool "${definition.name}" output must be a TypeBox Type.Object`)
+    }
+    const info: ToolInfo = { name: definition.name, description: definition.description, inputSchema: publishedSchema(definition.input) }
+    if (definition.title) info.title = definition.title
+    if (definition.output) info.outputSchema = publishedSchema(definition.output)
+    if (definition.annotations) info.annotations = { ...definition.annotations }
+    if (definition.icons) info.icons = definition.icons
+    tools.set(definition.name, {
+      definition,
+      check: TypeCompiler.Compile(definition.input),
+      output: definition.output ? TypeCompiler.Compile(definition.output) : undefined,
+      info
+    })
     listing = [...tools.values()].map((t) => t.info)
   }
 
@@ -76,9 +108,25 @@ export function createToolRegistry (defaultTimeoutMs: number) {
     }
   }
 
+  /** The scopes `principal` lacks for `name` (none for unknown tools and the local token). */
+  function missingScopes (name: string, scopes: string[] | null): string[] {
+    const needed = tools.get(name)?.definition.scopes ?? []
+    if (scopes === null) return []
+    return needed.filter((scope) => !scopes.includes(scope))
+  }
+
+  /** A structured result that breaks the tool's own output schema is the tool's fault. */
+  function checkOutput (name: string, structured: unknown): void {
+    const output = tools.get(name)?.output
+    if (!output || output.Check(structured)) return
+    const first = output.Errors(structured).First()
+    throw new ToolError('tool_failed', `${name}: result does not match its outputSchema at ${first?.path || '/'}: ${first?.message ?? 'invalid'}`)
+  }
+
   async function run (name: string, args: unknown, ctx: ToolContext): Promise<unknown> {
     const tool = tools.get(name)
-    if (!tool) throw new ToolError('unknown_tool', `unknown tool "${name}"`)
+    // Client-chosen names are cut before they are echoed: errors never amplify input.
+    if (!tool) throw new ToolError('unknown_tool', `unknown tool "${name.length > 64 ? `${name.slice(0, 64)}…` : name}"`)
     const valid = validate(tool, args)
     if (ctx.signal.aborted) throw new ToolError('cancelled', `${name}: cancelled before it started`)
     const timeoutMs = tool.definition.timeoutMs ?? defaultTimeoutMs
@@ -117,6 +165,9 @@ export function createToolRegistry (defaultTimeoutMs: number) {
     register,
     list: (): ToolInfo[] => listing,
     has: (name: string): boolean => tools.has(name),
+    get: (name: string): AnyTool | undefined => tools.get(name)?.definition,
+    missingScopes,
+    checkOutput,
     observe: (observer: CallObserver): void => { observers.push(observer) },
     call
   }

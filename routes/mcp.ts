@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { formatEvent, startSse } from '../lib/sse.js'
-import { acceptRawBodies, handleRpc, isRequest, parseRpcBody, rpcError } from '../lib/mcp.js'
+import { acceptClientMessage, initializeSession, sessionScope } from '../lib/mcp/session.js'
+import { createExchange, STREAM_ID_SEPARATOR } from '../lib/mcp/post-exchange.js'
+import { acceptRawBodies, classify, parseRpcBody, RequestCancelled, rpcError, rpcResult, RpcError, type Classified } from '../lib/mcp/rpc.js'
 import { originGuard } from '../lib/origin.js'
 import { RATE_LIMITED } from '../plugins/rate-limit.js'
 import type { Principal } from '../plugins/auth.js'
-import { DEFAULT_HTTP_VERSION, ErrorCodes, PROTOCOL_VERSIONS, type JsonRpcResponse } from '../schemas/jsonrpc.js'
-import type { McpRouteOptions } from './sse.js'
+import { DEFAULT_HTTP_VERSION, ErrorCodes, STREAMABLE_VERSIONS, type JsonRpcResponse } from '../schemas/jsonrpc.js'
+import { progressTokenOf, type McpRouteOptions } from './sse.js'
 
 const SESSION_HEADER = 'mcp-session-id'
 
@@ -15,9 +16,12 @@ function headerOf (request: FastifyRequest, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value
 }
 
+type Request = Extract<Classified, { kind: 'request' }>
+
 /**
- * MCP Streamable HTTP (protocol 2025-03-26 and later) on one endpoint, /mcp: POST carries
- * client messages, GET opens the server-to-client stream, DELETE ends the session.
+ * MCP Streamable HTTP (protocol 2025-03-26 … 2025-11-25) on one endpoint, /mcp: POST carries
+ * client messages, GET opens the stream for messages that belong to no request, DELETE ends
+ * the session. Each POST's answer travels on that POST alone (JSON or its own SSE stream).
  */
 const mcpRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => {
   const checkOrigin = originGuard(opts.allowedOrigins)
@@ -26,9 +30,9 @@ const mcpRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
   /** Checks MCP-Protocol-Version; answers 400 itself and returns null when unsupported. */
   function protocolVersion (request: FastifyRequest, reply: FastifyReply): string | null {
     const version = headerOf(request, 'mcp-protocol-version') ?? DEFAULT_HTTP_VERSION
-    if ((PROTOCOL_VERSIONS as readonly string[]).includes(version) && version !== '2024-11-05') return version
+    if ((STREAMABLE_VERSIONS as readonly string[]).includes(version)) return version
     reply.code(400).send(rpcError(null, ErrorCodes.invalidRequest,
-      `unsupported MCP-Protocol-Version "${version}"; supported: ${PROTOCOL_VERSIONS.filter((v) => v !== '2024-11-05').join(', ')}`))
+      `unsupported MCP-Protocol-Version "${version.slice(0, 32)}"; supported: ${STREAMABLE_VERSIONS.join(', ')}`))
     return null
   }
 
@@ -42,7 +46,7 @@ const mcpRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
     const session = await fastify.sessions.get(sessionId)
     // Another principal's session is reported exactly like a missing one: ids are not disclosed.
     if (!session || session.owner !== principal.id) {
-      reply.code(404).send(rpcError(null, -32001, 'session not found or expired; initialize a new one'))
+      reply.code(404).send(rpcError(null, ErrorCodes.sessionNotFound, 'session not found or expired; initialize a new one'))
       return null
     }
     await fastify.sessions.open(sessionId, principal.id)
@@ -51,65 +55,102 @@ const mcpRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
 
   const onRequest = [checkOrigin, fastify.auth.authenticate]
 
+  async function initialize (request: FastifyRequest, reply: FastifyReply, principal: Principal, message: Request) {
+    const sessionId = randomUUID()
+    await fastify.sessions.open(sessionId, principal.id)
+    try {
+      const result = await initializeSession(fastify, sessionId, message.params, STREAMABLE_VERSIONS)
+      reply.header(SESSION_HEADER, sessionId)
+      return reply.code(200).type('application/json').send(rpcResult(message.id, result))
+    } catch (err) {
+      await fastify.sessions.delete(sessionId)
+      if (err instanceof RpcError) return reply.code(400).send(rpcError(message.id, err.code, err.message))
+      throw err
+    }
+  }
+
   fastify.post<{ Body: string }>('/mcp', { onRequest, bodyLimit: opts.bodyLimit, config: RATE_LIMITED }, async (request, reply) => {
     const principal = request.principal!
     const accept = headerOf(request, 'accept') ?? ''
-    const wantsSse = /text\/event-stream/.test(accept)
-    if (!wantsSse && !/application\/json|\*\/\*/.test(accept)) {
+    const canStream = /text\/event-stream|\*\/\*/.test(accept)
+    if (!/application\/json|\*\/\*/.test(accept)) {
       return reply.code(406).send(rpcError(null, ErrorCodes.invalidRequest, 'Accept must include application/json and text/event-stream'))
     }
     const version = protocolVersion(request, reply)
     if (version === null) return reply
-    const parsed = parseRpcBody(request.body)
+    const parsed = parseRpcBody(request.body, opts.maxBatch)
     if ('error' in parsed) return reply.code(400).send(parsed.error)
-    const { messages, batch } = parsed
+    const { batch } = parsed
     // JSON-RPC batches exist only in protocol 2025-03-26; later versions removed them.
     if (batch && version !== '2025-03-26') {
       return reply.code(400).send(rpcError(null, ErrorCodes.invalidRequest, `batches are not supported in protocol ${version}`))
     }
+    const messages = parsed.messages.map(classify)
+    const invalid = messages.filter((m) => m.kind === 'invalid').map((m) => (m as { error: JsonRpcResponse }).error)
+    const requests = messages.filter((m): m is Request => m.kind === 'request')
 
-    const initialize = messages.find((m) => isRequest(m) && (m as { method: string }).method === 'initialize')
-    let sessionId: string | null
-    if (initialize) {
+    const init = requests.find((m) => m.method === 'initialize')
+    if (init) {
       if (messages.length > 1) return reply.code(400).send(rpcError(null, ErrorCodes.invalidRequest, 'initialize must be sent alone'))
-      sessionId = randomUUID()
-      await fastify.sessions.open(sessionId, principal.id)
-      reply.header(SESSION_HEADER, sessionId)
-    } else {
-      sessionId = await sessionOf(request, reply, principal)
-      if (sessionId === null) return reply
+      return initialize(request, reply, principal, init)
     }
-    const ctx = { sessionId, principal, log: request.log.child({ sessionId }) }
-    const requests = messages.filter(isRequest)
+    const sessionId = await sessionOf(request, reply, principal)
+    if (sessionId === null) return reply
+
+    for (const m of messages) {
+      if (m.kind !== 'notification' && m.kind !== 'response') continue
+      try {
+        await acceptClientMessage(fastify, sessionId, m)
+      } catch (err) {
+        if (!(err instanceof RpcError)) throw err
+        invalid.push(rpcError(null, err.code, err.message))
+      }
+    }
     if (requests.length === 0) {
-      await Promise.all(messages.map((m) => handleRpc(fastify, ctx, m)))
+      if (invalid.length > 0) return reply.code(400).send(batch ? invalid : invalid[0])
       return reply.code(202).send()
     }
 
-    if (!wantsSse || initialize) {
-      // Plain JSON: the call belongs to this HTTP exchange, so a client that hangs up cancels it.
-      const abandon = () => { for (const m of requests) fastify.calls.cancel(sessionId!, String((m as { id: unknown }).id), 'client disconnected') }
-      request.raw.socket.once('close', abandon)
-      const responses = (await Promise.all(messages.map((m) => handleRpc(fastify, ctx, m))))
-        .filter((r): r is JsonRpcResponse => r !== null)
-      request.raw.socket.off('close', abandon)
-      return reply.code(200).type('application/json').send(batch ? responses : responses[0])
-    }
-
-    // SSE: each response is appended to the session log first, so a client whose POST stream
-    // breaks can resume it with GET + Last-Event-ID and lose nothing.
-    const raw = startSse(reply)
-    await Promise.all(messages.map(async (m) => {
-      const response = await handleRpc(fastify, ctx, m)
-      if (!response) return
-      const data = JSON.stringify(response)
-      const id = await fastify.sessions.publish(sessionId!, { event: 'message', data })
-      if (!raw.writableEnded && !raw.destroyed) {
-        raw.write(formatEvent({ id, event: 'message', data }))
-        await fastify.sessions.ack(sessionId!, id)
+    const exchange = createExchange(fastify, reply, { sessionId, owner: principal.id, canStream, jsonWindowMs: opts.jsonWindowMs })
+    const log = request.log.child({ sessionId })
+    const scope = sessionScope(fastify, sessionId)
+    const channel = exchange.channel()
+    let refused: RpcError | undefined
+    const answer = async (m: Request): Promise<JsonRpcResponse | null> => {
+      const mc = {
+        app: fastify, era: '2025' as const, requestId: m.id, principal, sessionId, log, channel,
+        signal: exchange.signal, progressToken: progressTokenOf(m.params), ...scope
       }
-    })).catch((err: unknown) => ctx.log.error({ err }, 'MCP POST stream failed'))
-    raw.end()
+      try {
+        return rpcResult(m.id, await fastify.mcp.dispatch(mc, m.method, m.params))
+      } catch (err) {
+        if (err instanceof RequestCancelled) return null
+        if (err instanceof RpcError) {
+          // Insufficient scope is an HTTP answer (403 + WWW-Authenticate) so clients can step up.
+          if (err.httpStatus === 403) refused = err
+          return rpcError(m.id, err.code, err.message, err.data)
+        }
+        log.error({ err, method: m.method }, 'MCP request failed')
+        return rpcError(m.id, ErrorCodes.internalError, 'internal error')
+      }
+    }
+    const onClose = () => exchange.abandon()
+    request.raw.socket.once('close', onClose)
+    const all = Promise.all(requests.map(answer)).then(async (answers) => {
+      request.raw.socket.off('close', onClose)
+      const responses = [...invalid, ...answers.filter((r): r is JsonRpcResponse => r !== null)]
+      return exchange.finish(responses)
+    })
+    const streaming = await Promise.race([exchange.start(), all.then(() => false)])
+    if (streaming) {
+      all.catch((err: unknown) => log.error({ err }, 'MCP POST stream failed'))
+      return reply
+    }
+    const responses = await all
+    if (!responses || responses.length === 0) return reply.code(202).send()
+    if (refused && !batch) reply.code(403).headers(refused.headers)
+    else reply.code(200)
+    return reply.type('application/json').send(batch ? responses : responses[0])
   })
 
   fastify.get('/mcp', { onRequest }, async (request, reply) => {
@@ -121,14 +162,24 @@ const mcpRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
     const sessionId = await sessionOf(request, reply, principal)
     if (sessionId === null) return reply
     const last = headerOf(request, 'last-event-id')
+    const cut = last ? last.indexOf(STREAM_ID_SEPARATOR) : -1
+    if (last && cut > 0) {
+      // An id from a POST's stream resumes that stream and nothing else.
+      const tag = last.slice(0, cut)
+      const prefix = `${tag}${STREAM_ID_SEPARATOR}`
+      fastify.streams.serve(reply, {
+        sessionId, owner: principal.id, lastEventId: last.slice(cut + 1), stream: tag, idPrefix: prefix, key: `mcp:${sessionId}:${tag}`
+      })
+      return reply
+    }
     fastify.streams.serve(reply, {
       sessionId,
       owner: principal.id,
-      // Without Last-Event-ID the stream carries only what comes next; with it, a resumed stream
-      // replays everything after that id (including responses of a broken POST stream).
+      // Without Last-Event-ID the stream carries only what comes next.
       lastEventId: last && last !== '' ? last : await fastify.sessions.head(sessionId),
       key: `mcp:${sessionId}`
     })
+    return reply
   })
 
   fastify.delete('/mcp', { onRequest }, async (request, reply) => {
@@ -136,7 +187,7 @@ const mcpRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
     const sessionId = await sessionOf(request, reply, principal)
     if (sessionId === null) return reply
     fastify.calls.abortSession(sessionId, 'session deleted')
-    fastify.streams.end(`mcp:${sessionId}`, 'session deleted')
+    fastify.streams.endSession(sessionId, 'session deleted')
     await fastify.sessions.delete(sessionId)
     return reply.code(204).send()
   })

@@ -2,19 +2,26 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
 import { AppError } from '../lib/errors.js'
 import { RATE_LIMITED } from '../plugins/rate-limit.js'
-import { acceptRawBodies, handleRpc, parseRpcBody } from '../lib/mcp.js'
+import { acceptClientMessage, initializeSession, sessionScope } from '../lib/mcp/session.js'
+import { acceptRawBodies, classify, parseRpcBody, RequestCancelled, rpcError, rpcResult, RpcError } from '../lib/mcp/rpc.js'
+import type { Channel } from '../lib/mcp/context.js'
 import { originGuard } from '../lib/origin.js'
-import { SseSessionQuery } from '../schemas/jsonrpc.js'
+import { ErrorCodes, PROTOCOL_VERSIONS, SseSessionQuery, type JsonRpcResponse } from '../schemas/jsonrpc.js'
 import { ErrorResponse } from '../schemas/envelope.js'
 
 export interface McpRouteOptions {
   bodyLimit: number
   allowedOrigins: string[]
+  /** Messages one JSON-RPC batch may hold. */
+  maxBatch: number
+  /** How long a Streamable HTTP answer may take before it becomes a stream instead of JSON. */
+  jsonWindowMs: number
 }
 
 /**
- * MCP's HTTP+SSE transport (protocol 2024-11-05): GET /sse opens a session and tells the client
- * where to POST; POST /messages answers 202 and the JSON-RPC responses arrive on the stream.
+ * MCP's HTTP+SSE transport (protocol 2024-11-05, deprecated by the spec but still used): GET /sse
+ * opens a session and tells the client where to POST; POST /messages answers 202 and every
+ * message for the session (responses, notifications, server requests) arrives on that one stream.
  */
 const sseRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => {
   const checkOrigin = originGuard(opts.allowedOrigins)
@@ -53,17 +60,55 @@ const sseRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
     if (!session || session.owner !== principal.id) {
       throw new AppError(404, 'session_not_found', `session ${sessionId} does not exist; open GET /sse first`)
     }
-    const parsed = parseRpcBody(request.body)
+    const parsed = parseRpcBody(request.body, opts.maxBatch)
     if ('error' in parsed) return reply.code(400).send(parsed.error)
-    const { messages } = parsed
     const log = request.log.child({ sessionId })
-    for (const message of messages) {
-      handleRpc(fastify, { sessionId, principal, log }, message)
-        .then((response) => response && fastify.sessions.publish(sessionId, { event: 'message', data: JSON.stringify(response) }))
-        .catch((err: unknown) => log.error({ err }, 'could not publish a JSON-RPC response'))
+    const publish = (message: unknown) => fastify.sessions.publish(sessionId, { event: 'message', data: JSON.stringify(message) }).then(() => {})
+    const channel: Channel = {
+      notify: (method, params) => publish({ jsonrpc: '2.0', method, params }),
+      request: (method, params, signal) => fastify.mcp.clientRequests.ask(sessionId, publish, method, params, signal)
     }
+    const scope = sessionScope(fastify, sessionId)
+    const refused: JsonRpcResponse[] = []
+    for (const message of parsed.messages.map(classify)) {
+      if (message.kind === 'invalid') {
+        refused.push(message.error)
+        continue
+      }
+      if (message.kind !== 'request') {
+        try {
+          await acceptClientMessage(fastify, sessionId, message)
+        } catch (err) {
+          if (!(err instanceof RpcError)) throw err
+          refused.push(rpcError(null, err.code, err.message))
+        }
+        continue
+      }
+      const { id, method, params } = message
+      const run = method === 'initialize'
+        ? initializeSession(fastify, sessionId, params, PROTOCOL_VERSIONS)
+        : fastify.mcp.dispatch({
+          app: fastify, era: '2025', requestId: id, principal, sessionId, log, channel, signal: new AbortController().signal, ...scope,
+          progressToken: progressTokenOf(params)
+        }, method, params)
+      // Answers arrive on the stream, whenever they are ready.
+      run.then((result) => publish(rpcResult(id, result)), (err: unknown) => {
+        if (err instanceof RequestCancelled) return
+        if (err instanceof RpcError) return publish(rpcError(id, err.code, err.message, err.data))
+        log.error({ err, method }, 'MCP request failed')
+        return publish(rpcError(id, ErrorCodes.internalError, 'internal error'))
+      }).catch((err: unknown) => log.error({ err }, 'could not publish a JSON-RPC response'))
+    }
+    if (refused.length > 0) return reply.code(400).send(parsed.batch ? refused : refused[0])
     return reply.code(202).send()
   })
+}
+
+export function progressTokenOf (params: Record<string, unknown>): string | number | undefined {
+  const meta = params._meta
+  if (typeof meta !== 'object' || meta === null) return undefined
+  const token = (meta as Record<string, unknown>).progressToken
+  return typeof token === 'string' || typeof token === 'number' ? token : undefined
 }
 
 export default sseRoutes

@@ -35,11 +35,23 @@ export const ErrorCodes = {
   invalidParams: -32602,
   internalError: -32603,
   /** Server-defined: a limit (concurrent calls) refused the request. */
-  overloaded: -32000
+  overloaded: -32000,
+  /** A 2025-era request naming a session that does not exist (or is another principal's). */
+  sessionNotFound: -32001,
+  /** 2025 era: resources/read of a URI no resource serves. */
+  resourceNotFound: -32002,
+  /** 2026-07-28: an HTTP header disagrees with the body (MCP-Protocol-Version, Mcp-Method…). */
+  headerMismatch: -32020,
+  /** 2026-07-28: the request needs a client capability the client did not declare. */
+  missingCapability: -32021,
+  /** 2026-07-28: the request's protocol version is not one this server speaks. */
+  unsupportedVersion: -32022
 } as const
 
-/** Newest first; the first is what we answer when a client asks for a version we do not know. */
+/** The 2025 era, newest first; the first is what `initialize` answers to a version it does not know. */
 export const PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'] as const
+/** What /mcp negotiates in `initialize`: 2024-11-05 belongs to the HTTP+SSE transport only. */
+export const STREAMABLE_VERSIONS = PROTOCOL_VERSIONS.filter((v) => v !== '2024-11-05')
 /** What Streamable HTTP assumes when a request has no MCP-Protocol-Version header. */
 export const DEFAULT_HTTP_VERSION = '2025-03-26'
 

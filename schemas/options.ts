@@ -9,6 +9,9 @@ export const AuthOptionsSchema = Type.Object({
   bearerToken: Type.String({ minLength: 1, default: 'secret_token' }),
   // Accept the local Bearer token beside JWT. Defaults to true outside production.
   allowLocalBearer: Type.Optional(Type.Boolean()),
+  // Serve clients connected over loopback without a token (test fixtures such as the conformance
+  // suite's, which cannot send one). Connections from any other address still need a token.
+  anonymous: Type.Boolean({ default: false }),
   jwtKey: Type.Optional(Type.String({ minLength: 1 })),
   jwtIssuer: Type.Optional(Type.String({ minLength: 1 })),
   jwtAudience: Type.Optional(Type.String({ minLength: 1 })),
@@ -65,13 +68,24 @@ export const HttpOptionsSchema = Type.Object({
   metrics: Type.Boolean({ default: true })
 }, { additionalProperties: false })
 
+export const McpOptionsSchema = Type.Object({
+  // A Streamable HTTP answer ready within this time (and that sent nothing first) is plain JSON;
+  // a slower one becomes a resumable SSE stream.
+  jsonWindowMs: Ms(500, 0),
+  // How long a request to the client (elicitation, sampling, roots) waits for its answer.
+  clientRequestTimeoutMs: Ms(120_000),
+  maxBatch: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
+  instructions: Type.Optional(Type.String({ maxLength: 8192 }))
+}, { additionalProperties: false })
+
 export const AppOptionsSchema = Type.Object({
   auth: AuthOptionsSchema,
   sessions: SessionOptionsSchema,
   sse: SseOptionsSchema,
   limits: LimitOptionsSchema,
   fetchUrl: FetchUrlOptionsSchema,
-  http: HttpOptionsSchema
+  http: HttpOptionsSchema,
+  mcp: McpOptionsSchema
 }, { additionalProperties: false })
 
 export type AuthOptions = Static<typeof AuthOptionsSchema>
@@ -80,4 +94,5 @@ export type SseOptions = Static<typeof SseOptionsSchema>
 export type LimitOptions = Static<typeof LimitOptionsSchema>
 export type FetchUrlOptions = Static<typeof FetchUrlOptionsSchema>
 export type HttpOptions = Static<typeof HttpOptionsSchema>
+export type McpOptions = Static<typeof McpOptionsSchema>
 export type AppConfig = Static<typeof AppOptionsSchema>

@@ -39,7 +39,7 @@ t.test('Streamable HTTP: statuses and JSON-RPC error codes', async (t) => {
   t.equal(res.status, 200)
   t.match(sid, /^[0-9a-f-]{36}$/, 'a random session id')
   t.equal(res.json().result.protocolVersion, '2025-06-18', 'the asked version is kept')
-  t.same(res.json().result.capabilities, { tools: { listChanged: false } })
+  t.same(res.json().result.capabilities, { logging: {}, tools: { listChanged: true } }, 'only what is registered')
   const unknownVersion = await init(srv.url, AUTH, '1999-01-01')
   t.equal(unknownVersion.res.json().result.protocolVersion, '2025-11-25', 'an unknown version gets our newest')
 
@@ -49,9 +49,13 @@ t.test('Streamable HTTP: statuses and JSON-RPC error codes', async (t) => {
 
   const cases: Array<[string, unknown, Record<string, string>, number, number]> = [
     ['parse error', '{"jsonrpc":', s, 400, -32700],
-    ['not JSON-RPC', { id: 1, method: 'ping' }, s, 200, -32600],
-    ['params not an object', { jsonrpc: '2.0', id: 1, method: 'ping', params: [1] }, s, 200, -32600],
-    ['unknown method', rpc('resources/list'), s, 200, -32601],
+    ['not JSON-RPC', { id: 1, method: 'ping' }, s, 400, -32600],
+    ['params not an object', { jsonrpc: '2.0', id: 1, method: 'ping', params: [1] }, s, 400, -32600],
+    ['method not a string', { jsonrpc: '2.0', id: 1, method: 5 }, s, 400, -32600],
+    ['neither request, notification nor response', { jsonrpc: '2.0', id: 1 }, s, 400, -32600],
+    ['unknown method', rpc('nope/nope'), s, 200, -32601],
+    ['a capability with nothing registered', rpc('resources/list'), s, 200, -32601],
+    ['an answer to a request never sent', { jsonrpc: '2.0', id: 'srv-nothing', result: {} }, s, 400, -32600],
     ['tools/call without name', rpc('tools/call', {}), s, 200, -32602],
     ['unknown tool', rpc('tools/call', { name: 'nope' }), s, 200, -32602],
     ['bad arguments', rpc('tools/call', { name: 'fetch_url', arguments: { url: 1 } }), s, 200, -32602],
@@ -147,8 +151,8 @@ eachStore('HTTP+SSE: endpoint event, 202, responses as message events, errors', 
   t.equal((await request('POST', `${srv.url}/messages`, { headers: AUTH, body: rpc('ping') })).status, 400, 'missing sessionId → 400')
 })
 
-t.test('notifications/cancelled aborts the running tool', async (t) => {
-  const srv = await startApp({ tools: [sleep] })
+t.test('notifications/cancelled aborts the running tool, which then gets no response', async (t) => {
+  const srv = await startApp({ tools: [sleep], sse: { reconnectGraceMs: 60_000 } })
   t.teardown(srv.close)
   const sse = await SseClient.open(`${srv.url}/sse`)
   t.teardown(() => sse.close())
@@ -158,10 +162,11 @@ t.test('notifications/cancelled aborts the running tool', async (t) => {
   await request('POST', endpoint, { headers: AUTH, body: rpc('tools/call', { name: 'sleep', arguments: { ms: 5000, tag: 'x' } }, 'slow') })
   await new Promise((resolve) => setTimeout(resolve, 100))
   await request('POST', endpoint, { headers: AUTH, body: { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'slow', reason: 'user' } } })
-  const answer = await sse.frameFor('slow')
+  await request('POST', endpoint, { headers: AUTH, body: rpc('ping', {}, 'after') })
+  await sse.frameFor('after')
+  await new Promise((resolve) => setTimeout(resolve, 200))
   t.ok(Date.now() - started < 4000, 'the tool stopped early')
-  t.equal(answer.result.isError, true)
-  t.match(answer.result.content[0].text, /cancelled/)
+  t.notOk(sse.events.some((e) => e.data.includes('"id":"slow"')), 'a cancelled request gets no response')
 })
 
 eachStore('resume: a broken POST stream and a dropped GET stream lose nothing, repeat nothing', async (t, start) => {
@@ -174,9 +179,11 @@ eachStore('resume: a broken POST stream and a dropped GET stream lose nothing, r
 
   // The POST answers as SSE; read until two responses arrived, then break the connection.
   const post = await openPostStream(`${srv.url}/mcp`, headers, batch)
-  await post.until((c) => c.events.length >= 2, 5000, 'two responses')
+  await post.until((c) => c.events.length >= 3, 5000, 'priming event and two responses')
   post.close()
-  const received = post.events.slice(0, 2)
+  t.equal(post.events[0].data, '', 'the stream opens with a priming event')
+  t.ok(post.events[0].id, 'which carries an id')
+  const received = post.events.slice(1, 3)
 
   // GET with Last-Event-ID resumes; drop it after one more event and resume again.
   let last = received[received.length - 1].id!
@@ -191,8 +198,9 @@ eachStore('resume: a broken POST stream and a dropped GET stream lose nothing, r
   received.push(...second.events)
   const ids = received.map((e) => e.json().id)
   t.same([...ids].sort(), [...tags].sort(), 'every response exactly once')
-  const key = (id: string) => id.split('-').map(Number)
+  const key = (id: string) => id.split('.')[1].split('-').map(Number)
   const order = received.map((e) => e.id!)
+  t.equal(new Set(order.map((id) => id.split('.')[0])).size, 1, 'every id names the POST stream it belongs to')
   t.same(order, [...order].sort((a, b) => key(a)[0] - key(b)[0] || (key(a)[1] ?? 0) - (key(b)[1] ?? 0)), 'in event-id order')
 })
 

@@ -1,0 +1,208 @@
+import type { FastifyInstance } from 'fastify'
+import { AppError } from '../errors.js'
+import { ToolError } from '../tool.js'
+import { createCallContext, type CallScope } from './context.js'
+import { paginate } from './paginate.js'
+import { clip, isObject, RequestCancelled, RpcError } from './rpc.js'
+import { ClientCancelled } from '../../plugins/calls.js'
+import { LOG_LEVELS, type CallToolResult, type ContentBlock } from './types.js'
+import { ResourceNotFound } from '../../plugins/resources.js'
+import { PromptError } from '../../plugins/prompts.js'
+import { ErrorCodes, type JsonRpcId } from '../../schemas/jsonrpc.js'
+
+export type Era = '2025' | '2026'
+
+/** Everything a method handler may use: the request's scope plus where it came from. */
+export interface MethodContext extends CallScope {
+  app: FastifyInstance
+  era: Era
+  requestId: JsonRpcId
+}
+
+export type MethodHandler = (mc: MethodContext, params: Record<string, unknown>) => Promise<Record<string, unknown>>
+
+const CONTENT_TYPES = new Set(['text', 'image', 'audio', 'resource_link', 'resource'])
+
+function isContent (value: unknown): value is ContentBlock {
+  return isObject(value) && typeof value.type === 'string' && CONTENT_TYPES.has(value.type)
+}
+
+/** What a tool handler returned, as a CallToolResult (see ToolDefinition.handler). */
+export function toCallToolResult (value: unknown): CallToolResult {
+  if (isObject(value) && Array.isArray(value.content) && value.content.every(isContent)) return value as unknown as CallToolResult
+  if (Array.isArray(value) && value.length > 0 && value.every(isContent)) return { content: value }
+  if (isContent(value)) return { content: [value] }
+  if (isObject(value)) return { content: [{ type: 'text', text: JSON.stringify(value) }], structuredContent: value }
+  return { content: [{ type: 'text', text: typeof value === 'string' ? value : JSON.stringify(value ?? null) }] }
+}
+
+function requireString (params: Record<string, unknown>, key: string, what: string): string {
+  const value = params[key]
+  if (typeof value !== 'string' || value === '') throw new RpcError(ErrorCodes.invalidParams, `params.${key} must be ${what}`)
+  return value
+}
+
+function requireSession (mc: MethodContext): string {
+  if (!mc.sessionId) throw new RpcError(ErrorCodes.methodNotFound, 'this method needs a session (2025-era protocol)', undefined, 404)
+  return mc.sessionId
+}
+
+/** Runs a tool call in a call slot, so it can be cancelled, counted and drained at shutdown. */
+async function callTool (mc: MethodContext, params: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const { app } = mc
+  const name = requireString(params, 'name', 'a tool name')
+  const args = params.arguments
+  if (args !== undefined && !isObject(args)) throw new RpcError(ErrorCodes.invalidParams, 'params.arguments must be an object')
+  const missing = app.tools.missingScopes(name, mc.principal.kind === 'local' ? null : mc.principal.scopes)
+  if (missing.length > 0) throw insufficientScope(missing)
+  let running: Promise<unknown>
+  let callSignal: AbortSignal | undefined
+  try {
+    running = app.calls.start(mc.sessionId || `principal:${mc.principal.id}`, String(mc.requestId), ({ signal }) => {
+      callSignal = signal
+      return app.tools.call(name, args ?? {}, createCallContext({ ...mc, signal }))
+    }, mc.signal)
+  } catch (err) {
+    if (err instanceof AppError) {
+      throw new RpcError(err.statusCode === 409 ? ErrorCodes.invalidRequest : ErrorCodes.overloaded, err.message)
+    }
+    throw err
+  }
+  let result: CallToolResult
+  try {
+    result = toCallToolResult(await running)
+    if (result.structuredContent !== undefined) app.tools.checkOutput(name, result.structuredContent)
+  } catch (err) {
+    if (callSignal?.reason instanceof ClientCancelled) throw new RequestCancelled('cancelled by the client')
+    // Protocol errors (unknown tool, bad arguments, a client that cannot answer) are the caller's
+    // mistake; a tool that fails is a result the model should see (isError), per the tools spec.
+    if (err instanceof RpcError) throw err
+    if (err instanceof ToolError && (err.code === 'unknown_tool' || err.code === 'invalid_arguments')) {
+      throw new RpcError(ErrorCodes.invalidParams, err.message)
+    }
+    if (err instanceof ToolError && err.cause instanceof RpcError) throw err.cause
+    const text = err instanceof Error ? err.message : String(err)
+    if (!(err instanceof ToolError)) mc.log.warn({ err }, 'tool call failed')
+    return { content: [{ type: 'text', text }], isError: true }
+  }
+  return result as unknown as Record<string, unknown>
+}
+
+export function insufficientScope (missing: string[]): RpcError {
+  const scope = missing.join(' ')
+  const err = new RpcError(ErrorCodes.invalidRequest, `insufficient scope: this needs ${scope}`, { requiredScopes: missing }, 403)
+  err.headers['www-authenticate'] = `Bearer error="insufficient_scope", scope="${scope}"`
+  return err
+}
+
+async function readResource (mc: MethodContext, params: Record<string, unknown>) {
+  const uri = requireString(params, 'uri', 'a resource URI')
+  try {
+    return { contents: await mc.app.resources.read(uri, createCallContext(mc)) }
+  } catch (err) {
+    if (!(err instanceof ResourceNotFound)) throw err
+    // The 2025 era has its own code; 2026-07-28 (SEP-2164) uses invalid params.
+    const code = mc.era === '2025' ? ErrorCodes.resourceNotFound : ErrorCodes.invalidParams
+    throw new RpcError(code, err.message, { uri: clip(uri, 200) })
+  }
+}
+
+async function getPrompt (mc: MethodContext, params: Record<string, unknown>) {
+  const name = requireString(params, 'name', 'a prompt name')
+  if (params.arguments !== undefined && !isObject(params.arguments)) throw new RpcError(ErrorCodes.invalidParams, 'params.arguments must be an object')
+  try {
+    return await mc.app.prompts.get(name, params.arguments ?? {}, createCallContext(mc))
+  } catch (err) {
+    if (err instanceof PromptError) throw new RpcError(ErrorCodes.invalidParams, err.message)
+    throw err
+  }
+}
+
+const MAX_COMPLETIONS = 100
+
+async function complete (mc: MethodContext, params: Record<string, unknown>) {
+  const { ref, argument, context } = params
+  if (!isObject(ref) || !isObject(argument) || typeof argument.name !== 'string' || typeof argument.value !== 'string') {
+    throw new RpcError(ErrorCodes.invalidParams, 'params need ref and argument {name, value}')
+  }
+  let completer
+  if (ref.type === 'ref/prompt' && typeof ref.name === 'string') completer = mc.app.prompts.completer(ref.name, argument.name)
+  else if (ref.type === 'ref/resource' && typeof ref.uri === 'string') completer = mc.app.resources.completer(ref.uri, argument.name)
+  else throw new RpcError(ErrorCodes.invalidParams, 'ref must be ref/prompt with a name or ref/resource with a uri')
+  if (completer === null) throw new RpcError(ErrorCodes.invalidParams, `nothing to complete: unknown ${ref.type === 'ref/prompt' ? 'prompt or argument' : 'template or variable'} "${clip(argument.name)}"`)
+  const known = isObject(context) && isObject(context.arguments) ? context.arguments as Record<string, string> : {}
+  const values = completer ? (await completer(argument.value, known)).filter((v) => typeof v === 'string') : []
+  return {
+    completion: {
+      values: values.slice(0, MAX_COMPLETIONS),
+      total: values.length,
+      hasMore: values.length > MAX_COMPLETIONS
+    }
+  }
+}
+
+async function setLevel (mc: MethodContext, params: Record<string, unknown>) {
+  const sessionId = requireSession(mc)
+  const level = params.level
+  if (typeof level !== 'string' || !(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new RpcError(ErrorCodes.invalidParams, `level must be one of ${LOG_LEVELS.join(', ')}`)
+  }
+  await mc.app.sessions.setValue(sessionId, 'mcp:level', level)
+  return {}
+}
+
+async function subscription (mc: MethodContext, params: Record<string, unknown>, join: boolean) {
+  const sessionId = requireSession(mc)
+  const uri = requireString(params, 'uri', 'a resource URI')
+  if (join && !mc.app.resources.find(uri)) throw new RpcError(ErrorCodes.resourceNotFound, `resource not found: ${clip(uri, 200)}`, { uri: clip(uri, 200) })
+  const topic = `resource:${uri}`
+  await (join ? mc.app.sessions.join(topic, sessionId) : mc.app.sessions.leave(topic, sessionId))
+  return {}
+}
+
+/**
+ * The method table: one handler per method, shared by every door and both eras. A handler
+ * returns a result or throws an RpcError; framing is the door's business.
+ */
+export const methods: Record<string, MethodHandler> = {
+  ping: async () => ({}),
+  'tools/list': async (mc, params) => paginate(mc.app.tools.list(), params.cursor, 'tools'),
+  'tools/call': callTool,
+  'resources/list': async (mc, params) => paginate(mc.app.resources.list(), params.cursor, 'resources'),
+  'resources/templates/list': async (mc, params) => paginate(mc.app.resources.listTemplates(), params.cursor, 'resourceTemplates'),
+  'resources/read': readResource,
+  'resources/subscribe': (mc, params) => subscription(mc, params, true),
+  'resources/unsubscribe': (mc, params) => subscription(mc, params, false),
+  'prompts/list': async (mc, params) => paginate(mc.app.prompts.list(), params.cursor, 'prompts'),
+  'prompts/get': getPrompt,
+  'completion/complete': complete,
+  'logging/setLevel': setLevel
+}
+
+/** The server capability a method belongs to: without it (nothing registered) the method does not exist. */
+export const METHOD_CAPABILITY: Record<string, string> = {
+  'tools/list': 'tools',
+  'tools/call': 'tools',
+  'resources/list': 'resources',
+  'resources/templates/list': 'resources',
+  'resources/read': 'resources',
+  'resources/subscribe': 'resources',
+  'resources/unsubscribe': 'resources',
+  'prompts/list': 'prompts',
+  'prompts/get': 'prompts',
+  'completion/complete': 'completions'
+}
+
+/** Methods that exist only with 2025-era sessions; the stateless revision removed them. */
+export const SESSION_METHODS = new Set(['ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe'])
+
+/** What this server offers, derived from what is registered. */
+export function serverCapabilities (app: FastifyInstance): Record<string, unknown> {
+  const caps: Record<string, unknown> = { logging: {} }
+  const completable = app.prompts.count() > 0 || app.resources.count() > 0
+  if (completable) caps.completions = {}
+  if (app.tools.list().length > 0) caps.tools = { listChanged: true }
+  if (app.resources.count() > 0) caps.resources = { subscribe: true, listChanged: true }
+  if (app.prompts.count() > 0) caps.prompts = { listChanged: true }
+  return caps
+}

@@ -1,0 +1,79 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { createClientRequests } from '../lib/mcp/client-requests.js'
+import { METHOD_CAPABILITY, methods, serverCapabilities, type MethodContext } from '../lib/mcp/methods.js'
+import { clip, RpcError } from '../lib/mcp/rpc.js'
+import { AppError } from '../lib/errors.js'
+import { ErrorCodes } from '../schemas/jsonrpc.js'
+
+export interface McpPluginOptions {
+  /** How long a request to the client (elicitation, sampling) may wait for its answer. */
+  clientRequestTimeoutMs: number
+  instructions?: string
+}
+
+export type ListKind = 'tools' | 'prompts' | 'resources'
+
+/** The MCP engine every door shares: the method table, capabilities and change notifications. */
+export function createMcp (app: FastifyInstance, opts: McpPluginOptions) {
+  const clientRequests = createClientRequests(app.sessions, opts.clientRequestTimeoutMs)
+  let capabilities: Record<string, unknown> | undefined
+
+  /** Publishes a notification to every session of `topic`; sessions gone meanwhile leave it. */
+  async function toSessions (topic: string, notification: Record<string, unknown>): Promise<void> {
+    const data = JSON.stringify(notification)
+    for (const sessionId of await app.sessions.members(topic)) {
+      try {
+        await app.sessions.publish(sessionId, { event: 'message', data })
+      } catch (err) {
+        if (err instanceof AppError && err.statusCode === 404) await app.sessions.leave(topic, sessionId)
+        else throw err
+      }
+    }
+  }
+
+  const changes = {
+    /** Tells subscribers of `uri` it changed: 2025 sessions through their logs, 2026 listeners by broadcast. */
+    async resourceUpdated (uri: string): Promise<void> {
+      await toSessions(`resource:${uri}`, { jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri } })
+      await app.sessions.broadcast(JSON.stringify({ kind: 'resource', uri }))
+    },
+    /** Tells clients a list (tools, prompts or resources) changed. */
+    async listChanged (kind: ListKind): Promise<void> {
+      await toSessions(`list:${kind}`, { jsonrpc: '2.0', method: `notifications/${kind}/list_changed` })
+      await app.sessions.broadcast(JSON.stringify({ kind: 'list', list: kind }))
+    }
+  }
+
+  return {
+    instructions: opts.instructions,
+    changes,
+    clientRequests,
+    /** Derived once from what is registered: the registries are fixed after start. */
+    capabilities: (): Record<string, unknown> => (capabilities ??= serverCapabilities(app)),
+
+    /** Runs one request through the method table; throws RpcError for protocol errors. */
+    async dispatch (mc: MethodContext, method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
+      const needs = METHOD_CAPABILITY[method]
+      const handler = Object.hasOwn(methods, method) && (!needs || this.capabilities()[needs]) ? methods[method] : undefined
+      if (!handler) throw new RpcError(ErrorCodes.methodNotFound, `method "${clip(method)}" is not supported`, undefined, 404)
+      return handler(mc, params)
+    }
+  }
+}
+
+export type Mcp = ReturnType<typeof createMcp>
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    mcp: Mcp
+  }
+}
+
+export default fp(async function mcpPlugin (fastify: FastifyInstance, opts: McpPluginOptions) {
+  fastify.decorate('mcp', createMcp(fastify, opts))
+}, {
+  name: 'datapulse-mcp',
+  fastify: '5.x',
+  dependencies: ['datapulse-sessions', 'datapulse-tools', 'datapulse-resources', 'datapulse-prompts', 'datapulse-calls']
+})

@@ -1,0 +1,114 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { compileTemplate, toContents, type ResourceDefinition, type ResourceTemplateDefinition } from '../lib/resource.js'
+import type { ToolContext } from '../lib/tool.js'
+import type { ResourceContents } from '../lib/mcp/types.js'
+
+export interface ResourcesPluginOptions {
+  resources: ResourceDefinition[]
+  resourceTemplates: ResourceTemplateDefinition[]
+}
+
+type Listed = Record<string, unknown>
+
+function described (def: ResourceDefinition | ResourceTemplateDefinition): Listed {
+  const out: Listed = { name: def.name }
+  for (const key of ['title', 'description', 'mimeType', 'annotations', 'icons'] as const) {
+    if (def[key] !== undefined) out[key] = def[key]
+  }
+  return out
+}
+
+function checkCommon (kind: string, id: string, def: { name?: unknown, read?: unknown }): void {
+  if (typeof def.name !== 'string' || def.name === '') throw new Error(`${kind} "${id}" needs a name`)
+  if (typeof def.read !== 'function') throw new Error(`${kind} "${id}" needs a read function`)
+}
+
+/** Thrown for a URI no resource or template serves; each era maps it to its own error. */
+export class ResourceNotFound extends Error {
+  override name = 'ResourceNotFound'
+  constructor (readonly uri: string) { super(`resource not found: ${uri.length > 200 ? `${uri.slice(0, 200)}…` : uri}`) }
+}
+
+/** Static resources and URI templates: what `resources/*` lists and reads. */
+export function createResourceRegistry () {
+  const byUri = new Map<string, ResourceDefinition>()
+  const templates: Array<{ def: ResourceTemplateDefinition, matcher: ReturnType<typeof compileTemplate> }> = []
+  let listing: Listed[] = []
+  let templateListing: Listed[] = []
+
+  function add (def: ResourceDefinition): void {
+    if (typeof def?.uri !== 'string' || !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(def.uri)) {
+      throw new Error(`resource uri ${JSON.stringify(def?.uri)} must be an absolute URI`)
+    }
+    checkCommon('resource', def.uri, def)
+    if (byUri.has(def.uri)) throw new Error(`resource "${def.uri}" is registered twice`)
+    byUri.set(def.uri, def)
+    listing = [...byUri.values()].map((d) => ({ uri: d.uri, ...described(d), ...(d.size !== undefined ? { size: d.size } : {}) }))
+  }
+
+  function addTemplate (def: ResourceTemplateDefinition): void {
+    if (typeof def?.uriTemplate !== 'string') throw new Error('a resource template needs a uriTemplate')
+    checkCommon('resource template', def.uriTemplate, def)
+    const matcher = compileTemplate(def.uriTemplate)
+    for (const name of Object.keys(def.complete ?? {})) {
+      if (!matcher.variables.includes(name)) throw new Error(`resource template "${def.uriTemplate}" completes unknown variable "${name}"`)
+    }
+    templates.push({ def, matcher })
+    templateListing = templates.map((t) => ({ uriTemplate: t.def.uriTemplate, ...described(t.def) }))
+  }
+
+  /** The definition serving `uri` and its ttl, or null. */
+  function find (uri: string): { ttlMs?: number, read: (ctx: ToolContext) => Promise<ResourceContents[]> } | null {
+    const def = byUri.get(uri)
+    if (def) return { ttlMs: def.ttlMs, read: async (ctx) => toContents(uri, def.mimeType, await def.read(ctx)) }
+    for (const { def: t, matcher } of templates) {
+      const variables = matcher.match(uri)
+      if (variables) return { ttlMs: t.ttlMs, read: async (ctx) => toContents(uri, t.mimeType, await t.read(uri, variables, ctx)) }
+    }
+    return null
+  }
+
+  return {
+    add,
+    addTemplate,
+    list: (): Listed[] => listing,
+    listTemplates: (): Listed[] => templateListing,
+    count: (): number => byUri.size + templates.length,
+    ttlMs: (): number | undefined => minTtl([...byUri.values(), ...templates.map((t) => t.def)]),
+    find,
+    /** The completer of a template variable, or undefined when there is none. */
+    completer (uriTemplate: string, variable: string) {
+      const t = templates.find((x) => x.def.uriTemplate === uriTemplate)
+      if (!t) return null
+      return t.def.complete?.[variable] ?? (t.matcher.variables.includes(variable) ? undefined : null)
+    },
+    async read (uri: string, ctx: ToolContext): Promise<ResourceContents[]> {
+      const found = find(uri)
+      if (!found) throw new ResourceNotFound(uri)
+      return found.read(ctx)
+    }
+  }
+}
+
+/** The smallest caching hint among definitions that set one. */
+export function minTtl (defs: Array<{ ttlMs?: number }>): number | undefined {
+  let min: number | undefined
+  for (const d of defs) if (d.ttlMs !== undefined && (min === undefined || d.ttlMs < min)) min = d.ttlMs
+  return min
+}
+
+export type ResourceRegistry = ReturnType<typeof createResourceRegistry>
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    resources: ResourceRegistry
+  }
+}
+
+export default fp(async function resourcesPlugin (fastify: FastifyInstance, opts: ResourcesPluginOptions) {
+  const registry = createResourceRegistry()
+  for (const def of opts.resources) registry.add(def)
+  for (const def of opts.resourceTemplates) registry.addTemplate(def)
+  fastify.decorate('resources', registry)
+}, { name: 'datapulse-resources', fastify: '5.x' })
