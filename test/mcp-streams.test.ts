@@ -37,6 +37,13 @@ async function session (srv: Running, capabilities: Record<string, unknown> = {}
   }
 }
 
+/** The JSON-RPC answer in a POST's body, whether it came as JSON or as an SSE stream. */
+function answerOf (res: { headers: Record<string, unknown>, text: string }): any {
+  if (!String(res.headers['content-type']).startsWith('text/event-stream')) return JSON.parse(res.text)
+  const data = res.text.split('\n').filter((l) => l.startsWith('data: ') && l.length > 6).map((l) => JSON.parse(l.slice(6)))
+  return data.find((m) => 'result' in m || 'error' in m)
+}
+
 const messages = (c: SseClient) => c.events.filter((e) => e.data !== '').map((e) => e.json())
 
 eachStore('fast answers are JSON; slow or chatty ones become a stream with a priming event', async (t, start) => {
@@ -146,9 +153,9 @@ eachStore('server requests: answered across POSTs, refused when never sent, chec
   t.equal(forged.status, 400, 'an answer to a request never sent → 400')
 
   const noCaps = await session(srv)
-  const refused = await noCaps.post(rpc('tools/call', { name: 'test_sampling' }, 'x'))
-  t.equal(refused.json().error.code, -32021, 'a client without sampling is never asked')
-  t.same(refused.json().error.data, { requiredCapabilities: { sampling: {} } })
+  const refused = answerOf(await noCaps.post(rpc('tools/call', { name: 'test_sampling' }, 'x')))
+  t.equal(refused.error.code, -32021, 'a client without sampling is never asked')
+  t.same(refused.error.data, { requiredCapabilities: { sampling: {} } })
 })
 
 eachStore('bad input gets the spec error and nothing leaks to another session', async (t, start) => {
