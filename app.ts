@@ -122,7 +122,14 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
   await fastify.register(resourcesPlugin, { resources, resourceTemplates })
   await fastify.register(promptsPlugin, { prompts })
   await fastify.register(callsPlugin, config.limits)
-  await fastify.register(mcpPlugin, { clientRequestTimeoutMs: config.mcp.clientRequestTimeoutMs, instructions: config.mcp.instructions })
+  await fastify.register(mcpPlugin, {
+    clientRequestTimeoutMs: config.mcp.clientRequestTimeoutMs,
+    instructions: config.mcp.instructions,
+    stateSecret: config.mcp.stateSecret,
+    stateTtlMs: config.mcp.stateTtlMs,
+    maxListenersPerPrincipal: config.mcp.maxListenersPerPrincipal,
+    pingIntervalMs: config.sse.pingIntervalMs
+  })
   await fastify.register(streamsPlugin, { sse: config.sse })
   await fastify.register(ticketsPlugin, { ttlSeconds: config.auth.ticketTtlSeconds })
   if (config.http.metrics) await fastify.register(metricsPlugin)
@@ -139,7 +146,8 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
     bodyLimit: config.limits.bodyLimitBytes,
     allowedOrigins: config.http.allowedOrigins,
     maxBatch: config.mcp.maxBatch,
-    jsonWindowMs: config.mcp.jsonWindowMs
+    jsonWindowMs: config.mcp.jsonWindowMs,
+    listTtlMs: config.mcp.listTtlMs
   }
   await fastify.register(sseRoutes, mcp)
   await fastify.register(mcpRoutes, mcp)

@@ -45,7 +45,11 @@ const ENV: Record<string, [Section, string, Parse]> = {
   MCP_JSON_WINDOW_MS: ['mcp', 'jsonWindowMs', 'int'],
   MCP_CLIENT_REQUEST_TIMEOUT_MS: ['mcp', 'clientRequestTimeoutMs', 'int'],
   MCP_MAX_BATCH: ['mcp', 'maxBatch', 'int'],
-  MCP_INSTRUCTIONS: ['mcp', 'instructions', 'string']
+  MCP_INSTRUCTIONS: ['mcp', 'instructions', 'string'],
+  MCP_LIST_TTL_MS: ['mcp', 'listTtlMs', 'int'],
+  MCP_STATE_TTL_MS: ['mcp', 'stateTtlMs', 'int'],
+  MCP_STATE_SECRET: ['mcp', 'stateSecret', 'string'],
+  MCP_MAX_LISTENERS_PER_PRINCIPAL: ['mcp', 'maxListenersPerPrincipal', 'int']
 }
 
 export class ConfigError extends Error {

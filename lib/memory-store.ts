@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { AppError } from './errors.js'
 import type { NewEvent, ReadResult, SessionInfo, SessionStore, StoredEvent, StoreStats } from './session-store.js'
 import type { SessionOptions } from '../schemas/options.js'
@@ -20,6 +21,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
   const ttlMs = opts.ttlSeconds * 1000
   const topics = new Map<string, Set<string>>()
   const listeners = new Set<(message: string) => void>()
+  const secret = randomBytes(32).toString('base64url')
 
   // One sweep for all sessions rather than a timer per session. A session with a live reader
   // is in use, so it is refreshed instead of expired.
@@ -173,6 +175,8 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       for (const id of members) if (!live(id)) members.delete(id)
       return [...members]
     },
+
+    async secret () { return secret },
 
     async broadcast (message) {
       for (const listener of listeners) listener(message)

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { randomBytes } from 'node:crypto'
 import { createClient } from 'redis'
 import { AppError } from './errors.js'
 import { ACK, OPEN, PUBLISH, TAKE, TOUCH } from './redis-scripts.js'
@@ -36,6 +37,7 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
   const broadcastChannel = `${prefix}broadcast`
   const topicKey = (topic: string) => `${prefix}topic:${topic}`
   const listeners = new Set<(message: string) => void>()
+  let sharedSecret: Promise<string> | undefined
   const index = `${prefix}sessions`
   const meta = (id: string) => `${prefix}{${id}}:meta`
   const logKey = (id: string) => `${prefix}{${id}}:log`
@@ -190,6 +192,15 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
     join: (topic, sessionId) => guarded(async () => { await client.sAdd(topicKey(topic), sessionId) }),
     leave: (topic, sessionId) => guarded(async () => { await client.sRem(topicKey(topic), sessionId) }),
     members: (topic) => guarded(async () => client.sMembers(topicKey(topic))),
+
+    secret: () => guarded(async () => {
+      // The first instance to ask sets it; every other one reads the same value.
+      sharedSecret ??= (async () => {
+        await client.set(`${prefix}secret`, randomBytes(32).toString('base64url'), { NX: true })
+        return (await client.get(`${prefix}secret`))!
+      })().catch((err: unknown) => { sharedSecret = undefined; throw err })
+      return sharedSecret
+    }),
 
     broadcast: (message) => guarded(async () => { await client.publish(broadcastChannel, message) }),
     onBroadcast (listener) {

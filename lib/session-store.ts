@@ -77,6 +77,9 @@ export interface SessionStore {
   broadcast (message: string): Promise<void>
   onBroadcast (listener: (message: string) => void): () => void
 
+  /** A random secret every instance on this store shares (seals 2026 request state). */
+  secret (): Promise<string>
+
   stats (): Promise<StoreStats>
   /** Liveness of the backend, for readiness probes. */
   ready (): Promise<boolean>

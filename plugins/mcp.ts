@@ -1,6 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { createClientRequests } from '../lib/mcp/client-requests.js'
+import { createListeners } from '../lib/mcp/listeners.js'
+import { createRequestStates } from '../lib/mcp/request-state.js'
 import { METHOD_CAPABILITY, methods, serverCapabilities, type MethodContext } from '../lib/mcp/methods.js'
 import { clip, RpcError } from '../lib/mcp/rpc.js'
 import { AppError } from '../lib/errors.js'
@@ -10,6 +12,11 @@ export interface McpPluginOptions {
   /** How long a request to the client (elicitation, sampling) may wait for its answer. */
   clientRequestTimeoutMs: number
   instructions?: string
+  /** A fixed key for sealing 2026 request state; by default one the session store shares. */
+  stateSecret?: string
+  stateTtlMs: number
+  maxListenersPerPrincipal: number
+  pingIntervalMs: number
 }
 
 export type ListKind = 'tools' | 'prompts' | 'resources'
@@ -18,6 +25,9 @@ export type ListKind = 'tools' | 'prompts' | 'resources'
 export function createMcp (app: FastifyInstance, opts: McpPluginOptions) {
   const clientRequests = createClientRequests(app.sessions, opts.clientRequestTimeoutMs)
   let capabilities: Record<string, unknown> | undefined
+  const capabilitiesOf = () => (capabilities ??= serverCapabilities(app))
+  const requestStates = createRequestStates(async () => opts.stateSecret ?? await app.sessions.secret(), opts.stateTtlMs)
+  const listeners = createListeners(app.sessions, { maxPerPrincipal: opts.maxListenersPerPrincipal, pingIntervalMs: opts.pingIntervalMs, capabilities: capabilitiesOf })
 
   /** Publishes a notification to every session of `topic`; sessions gone meanwhile leave it. */
   async function toSessions (topic: string, notification: Record<string, unknown>): Promise<void> {
@@ -49,8 +59,10 @@ export function createMcp (app: FastifyInstance, opts: McpPluginOptions) {
     instructions: opts.instructions,
     changes,
     clientRequests,
+    requestStates,
+    listeners,
     /** Derived once from what is registered: the registries are fixed after start. */
-    capabilities: (): Record<string, unknown> => (capabilities ??= serverCapabilities(app)),
+    capabilities: (): Record<string, unknown> => capabilitiesOf(),
 
     /** Runs one request through the method table; throws RpcError for protocol errors. */
     async dispatch (mc: MethodContext, method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -71,7 +83,11 @@ declare module 'fastify' {
 }
 
 export default fp(async function mcpPlugin (fastify: FastifyInstance, opts: McpPluginOptions) {
-  fastify.decorate('mcp', createMcp(fastify, opts))
+  const mcp = createMcp(fastify, opts)
+  fastify.decorate('mcp', mcp)
+  // Open listen streams end before the server closes, or close() waits on them.
+  fastify.addHook('preClose', async () => { mcp.listeners.endAll() })
+  fastify.addHook('onClose', async () => { mcp.listeners.close() })
 }, {
   name: 'datapulse-mcp',
   fastify: '5.x',

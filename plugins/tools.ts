@@ -4,6 +4,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { Value } from '@sinclair/typebox/value'
 import type { FastifyInstance } from 'fastify'
 import { ToolError, type AnyTool, type ToolContext } from '../lib/tool.js'
+import { minTtl } from './resources.js'
 
 /** A tool as `tools/list` publishes it. */
 export interface ToolInfo {
@@ -165,6 +166,8 @@ export function createToolRegistry (defaultTimeoutMs: number) {
     register,
     list: (): ToolInfo[] => listing,
     has: (name: string): boolean => tools.has(name),
+    /** The smallest caching hint among tools that set one. */
+    ttlMs: (): number | undefined => minTtl([...tools.values()].map((t) => t.definition)),
     get: (name: string): AnyTool | undefined => tools.get(name)?.definition,
     missingScopes,
     checkOutput,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { acceptClientMessage, initializeSession, sessionScope } from '../lib/mcp/session.js'
 import { createExchange, STREAM_ID_SEPARATOR } from '../lib/mcp/post-exchange.js'
+import { answerModern, isModern } from '../lib/mcp/modern.js'
 import { acceptRawBodies, classify, parseRpcBody, RequestCancelled, rpcError, rpcResult, RpcError, type Classified } from '../lib/mcp/rpc.js'
 import { originGuard } from '../lib/origin.js'
 import { RATE_LIMITED } from '../plugins/rate-limit.js'
@@ -76,10 +77,14 @@ const mcpRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
     if (!/application\/json|\*\/\*/.test(accept)) {
       return reply.code(406).send(rpcError(null, ErrorCodes.invalidRequest, 'Accept must include application/json and text/event-stream'))
     }
-    const version = protocolVersion(request, reply)
-    if (version === null) return reply
     const parsed = parseRpcBody(request.body, opts.maxBatch)
     if ('error' in parsed) return reply.code(400).send(parsed.error)
+    // The era is decided once, here: the stateless revision or the 2025 session protocol.
+    if (isModern(request.headers, parsed.batch ? parsed.messages : parsed.messages[0])) {
+      return answerModern(fastify, request, reply, parsed.batch ? parsed.messages : parsed.messages[0], opts)
+    }
+    const version = protocolVersion(request, reply)
+    if (version === null) return reply
     const { batch } = parsed
     // JSON-RPC batches exist only in protocol 2025-03-26; later versions removed them.
     if (batch && version !== '2025-03-26') {

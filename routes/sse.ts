@@ -16,6 +16,8 @@ export interface McpRouteOptions {
   maxBatch: number
   /** How long a Streamable HTTP answer may take before it becomes a stream instead of JSON. */
   jsonWindowMs: number
+  /** 2026-07-28 caching hint for lists when definitions set none. */
+  listTtlMs: number
 }
 
 /**

@@ -75,6 +75,12 @@ export const McpOptionsSchema = Type.Object({
   // How long a request to the client (elicitation, sampling, roots) waits for its answer.
   clientRequestTimeoutMs: Ms(120_000),
   maxBatch: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
+  // 2026-07-28: caching hint for lists when definitions set none, how long an input_required
+  // round may wait for its retry, and the key that seals its state (default: shared via the store).
+  listTtlMs: Ms(60_000, 0),
+  stateTtlMs: Ms(600_000),
+  stateSecret: Type.Optional(Type.String({ minLength: 32 })),
+  maxListenersPerPrincipal: Type.Integer({ minimum: 1, default: 16 }),
   instructions: Type.Optional(Type.String({ maxLength: 8192 }))
 }, { additionalProperties: false })
 

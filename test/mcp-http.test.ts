@@ -62,7 +62,8 @@ t.test('Streamable HTTP: statuses and JSON-RPC error codes', async (t) => {
     ['bad cursor', rpc('tools/list', { cursor: 'zzz' }), s, 200, -32602],
     ['batch in 2025-06-18', [rpc('ping')], s, 400, -32600],
     ['no session id', rpc('ping'), {}, 400, -32600],
-    ['unsupported protocol version', rpc('ping'), { ...s, 'mcp-protocol-version': '2030-01-01' }, 400, -32600],
+    ['unsupported 2025-era protocol version', rpc('ping'), { ...s, 'mcp-protocol-version': '2025-01-01' }, 400, -32600],
+    ['a modern version header without the _meta envelope', rpc('ping'), { ...s, 'mcp-protocol-version': '2030-01-01' }, 400, -32602],
     ['initialize in a batch', [rpc('initialize'), rpc('ping', {}, 2)], { 'mcp-protocol-version': '2025-03-26' }, 400, -32600]
   ]
   for (const [what, body, headers, status, code] of cases) {

@@ -1,0 +1,126 @@
+import type { FastifyReply } from 'fastify'
+import { AppError } from '../errors.js'
+import type { SessionStore } from '../session-store.js'
+import { startSse } from '../sse.js'
+import { isObject, rpcError, RpcError } from './rpc.js'
+import type { JsonRpcId } from '../../schemas/jsonrpc.js'
+import { ErrorCodes } from '../../schemas/jsonrpc.js'
+
+const SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId'
+
+interface Filter {
+  toolsListChanged?: boolean
+  promptsListChanged?: boolean
+  resourcesListChanged?: boolean
+  resourceSubscriptions?: string[]
+}
+
+interface Listener {
+  id: JsonRpcId
+  owner: string
+  filter: Filter
+  write: (payload: unknown) => void
+  end: (graceful: boolean) => void
+}
+
+const MAX_URIS = 100
+
+/**
+ * 2026-07-28 `subscriptions/listen` streams: long-lived POST responses that carry only the
+ * change notifications their client opted in to. Changes arrive through the store's broadcast,
+ * so a change published on any instance reaches listeners held by every instance.
+ */
+export function createListeners (store: SessionStore, opts: { maxPerPrincipal: number, pingIntervalMs: number, capabilities: () => Record<string, unknown> }) {
+  const live = new Set<Listener>()
+  const perOwner = new Map<string, number>()
+
+  const unsubscribe = store.onBroadcast((raw) => {
+    let change: { kind?: string, list?: string, uri?: string }
+    try { change = JSON.parse(raw) } catch { return }
+    for (const l of live) {
+      if (change.kind === 'list' && l.filter[`${change.list}ListChanged` as keyof Filter] === true) {
+        l.write({ jsonrpc: '2.0', method: `notifications/${change.list}/list_changed`, params: { _meta: { [SUBSCRIPTION_ID]: l.id } } })
+      } else if (change.kind === 'resource' && typeof change.uri === 'string' && l.filter.resourceSubscriptions?.includes(change.uri)) {
+        l.write({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { _meta: { [SUBSCRIPTION_ID]: l.id }, uri: change.uri } })
+      }
+    }
+  })
+
+  const pinger = setInterval(() => { for (const l of live) l.write(null) }, opts.pingIntervalMs)
+  pinger.unref()
+
+  /** What the server will honour of what the client asked: only what it has to offer. */
+  function honoured (asked: unknown): Filter {
+    if (!isObject(asked)) throw new RpcError(ErrorCodes.invalidParams, 'params.notifications must be an object')
+    const caps = opts.capabilities() as Record<string, { listChanged?: boolean, subscribe?: boolean } | undefined>
+    const out: Filter = {}
+    for (const kind of ['tools', 'prompts', 'resources'] as const) {
+      if (asked[`${kind}ListChanged`] === true && caps[kind]?.listChanged) out[`${kind}ListChanged`] = true
+    }
+    const uris = asked.resourceSubscriptions
+    if (uris !== undefined) {
+      if (!Array.isArray(uris) || uris.length > MAX_URIS || !uris.every((u) => typeof u === 'string')) {
+        throw new RpcError(ErrorCodes.invalidParams, `resourceSubscriptions must be at most ${MAX_URIS} URIs`)
+      }
+      if (caps.resources?.subscribe) out.resourceSubscriptions = uris as string[]
+    }
+    return out
+  }
+
+  return {
+    listen (reply: FastifyReply, o: { id: JsonRpcId, params: Record<string, unknown>, principal: string }) {
+      let filter: Filter
+      try {
+        filter = honoured(o.params.notifications)
+      } catch (err) {
+        const e = err as RpcError
+        return reply.code(200).send(rpcError(o.id, e.code, e.message))
+      }
+      const owned = perOwner.get(o.principal) ?? 0
+      if (owned >= opts.maxPerPrincipal) {
+        throw new AppError(429, 'too_many_listeners', `at most ${opts.maxPerPrincipal} subscriptions/listen streams per principal`)
+      }
+      const raw = startSse(reply)
+      let open = true
+      const listener: Listener = {
+        id: o.id,
+        owner: o.principal,
+        filter,
+        write (payload) {
+          if (!open) return
+          raw.write(payload === null ? ':\n\n' : `data: ${JSON.stringify(payload)}\n\n`)
+        },
+        end (graceful) {
+          if (!open) return
+          if (graceful) listener.write({ jsonrpc: '2.0', id: o.id, result: { resultType: 'complete', _meta: { [SUBSCRIPTION_ID]: o.id } } })
+          cleanup()
+          raw.end()
+        }
+      }
+      const cleanup = () => {
+        if (!open) return
+        open = false
+        live.delete(listener)
+        const n = (perOwner.get(o.principal) ?? 1) - 1
+        if (n > 0) perOwner.set(o.principal, n)
+        else perOwner.delete(o.principal)
+      }
+      raw.once('close', cleanup)
+      live.add(listener)
+      perOwner.set(o.principal, owned + 1)
+      listener.write({ jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { _meta: { [SUBSCRIPTION_ID]: o.id }, notifications: filter } })
+      return reply
+    },
+    count: () => live.size,
+    /** Ends every stream with its final result, so clients see a clean end. */
+    endAll (): void {
+      for (const l of [...live]) l.end(true)
+    },
+    close (): void {
+      clearInterval(pinger)
+      unsubscribe()
+    }
+  }
+}
+
+export type Listeners = ReturnType<typeof createListeners>
