@@ -1,13 +1,14 @@
 import { Value } from '@sinclair/typebox/value'
 import { AppOptionsSchema, type AppConfig } from './schemas/options.js'
+import { ConfigError } from './lib/errors.js'
 
 type Section = keyof AppConfig
-type Parse = 'string' | 'int' | 'bool' | 'list'
+type Parse = 'string' | 'secret' | 'int' | 'bool' | 'list'
 
 // Each environment variable and the option it sets. Errors name the variable, so a bad
 // deployment setting is found from the message alone.
 const ENV: Record<string, [Section, string, Parse]> = {
-  LOCAL_BEARER_TOKEN: ['auth', 'bearerToken', 'string'],
+  LOCAL_BEARER_TOKEN: ['auth', 'bearerToken', 'secret'],
   ALLOW_LOCAL_BEARER: ['auth', 'allowLocalBearer', 'bool'],
   AUTH_ANONYMOUS_LOOPBACK: ['auth', 'anonymous', 'bool'],
   JWT_KEY: ['auth', 'jwtKey', 'string'],
@@ -48,18 +49,17 @@ const ENV: Record<string, [Section, string, Parse]> = {
   MCP_INSTRUCTIONS: ['mcp', 'instructions', 'string'],
   MCP_LIST_TTL_MS: ['mcp', 'listTtlMs', 'int'],
   MCP_STATE_TTL_MS: ['mcp', 'stateTtlMs', 'int'],
-  MCP_STATE_SECRET: ['mcp', 'stateSecret', 'string'],
+  MCP_STATE_SECRET: ['mcp', 'stateSecret', 'secret'],
   MCP_MAX_LISTENERS_PER_PRINCIPAL: ['mcp', 'maxListenersPerPrincipal', 'int']
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError'
-}
+export { ConfigError }
 
 function parse (name: string, raw: string, kind: Parse): unknown {
   const value = raw.trim()
   switch (kind) {
-    case 'string': return value
+    case 'string':
+    case 'secret': return value
     case 'list': return value === '' ? [] : value.split(',').map((s) => s.trim()).filter(Boolean)
     case 'bool':
       if (/^(1|true|yes|on)$/i.test(value)) return true
@@ -78,6 +78,8 @@ export function configFromEnv (env: NodeJS.ProcessEnv = process.env): PartialCon
   const out: Record<string, Record<string, unknown>> = {}
   for (const [name, [section, key, kind]] of Object.entries(ENV)) {
     const raw = env[name]
+    // An empty secret is a mistake (an unset variable in a deploy script), not "use the default".
+    if (raw !== undefined && raw.trim() === '' && kind === 'secret') throw new ConfigError(`${name} is set but empty; give it a value or unset it`)
     if (raw === undefined || raw === '') continue
     out[section] ??= {}
     out[section][key] = parse(name, raw, kind)

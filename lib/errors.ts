@@ -15,3 +15,8 @@ export class AppError extends Error {
     this.headers = headers
   }
 }
+
+/** A setting that cannot work: start fails with a message that names the setting. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import { createVerifier, TokenError } from 'fast-jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../lib/errors.js'
+import { ConfigError } from '../lib/errors.js'
 import { createJwks, KeysUnavailableError } from '../lib/jwks.js'
 import type { AuthOptions } from '../schemas/options.js'
 
@@ -50,10 +51,18 @@ const TOKEN_ERRORS: Record<string, string> = {
   FAST_JWT_INVALID_TYPE: 'token is malformed'
 }
 
+/** The well-known token the server falls back to; never good enough beyond this machine. */
+export const DEFAULT_TOKEN = 'secret_token'
+
+/** Whether the local Bearer token is accepted: by default only when no JWT mode is configured. */
+export function localTokenAllowed (opts: AuthOptions): boolean {
+  return opts.allowLocalBearer ?? !(opts.jwtKey || opts.jwtIssuer)
+}
+
 export function createAuth (opts: AuthOptions, prefix = '') {
   // Hash both sides so the comparison is constant-time whatever the token's length.
   const localDigest = digest(opts.bearerToken)
-  const allowLocal = opts.allowLocalBearer ?? process.env.NODE_ENV !== 'production'
+  const allowLocal = localTokenAllowed(opts)
   const jwks = opts.jwtIssuer
     ? createJwks({ issuer: opts.jwtIssuer, timeoutMs: opts.jwksTimeoutMs, cooldownMs: opts.jwksCooldownMs })
     : undefined
@@ -141,7 +150,34 @@ declare module 'fastify' {
   }
 }
 
+function loopback (address: string): boolean {
+  return address === 'localhost' || address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.')
+}
+
+/**
+ * The default token is for trying the server on this machine. In production it refuses to start;
+ * anywhere it is announced loudly; and a server that listens beyond loopback with it is closed.
+ */
+function guardDefaultToken (fastify: FastifyInstance, opts: AuthOptions): void {
+  if (!localTokenAllowed(opts) || opts.bearerToken !== DEFAULT_TOKEN) return
+  if (process.env.NODE_ENV === 'production') {
+    throw new ConfigError(`LOCAL_BEARER_TOKEN is the well-known default "${DEFAULT_TOKEN}" and NODE_ENV=production: set your own token or configure JWT_KEY/JWT_ISSUER`)
+  }
+  fastify.addHook('onReady', async () => {
+    fastify.log.warn(`LOCAL_BEARER_TOKEN is the well-known default "${DEFAULT_TOKEN}": anyone who can reach this server can use it. Set LOCAL_BEARER_TOKEN or configure JWT before exposing it.`)
+  })
+  fastify.addHook('onListen', async () => {
+    const address = fastify.server.address()
+    const host = typeof address === 'object' && address ? address.address : 'localhost'
+    if (loopback(host)) return
+    fastify.log.fatal(`refusing to serve on ${host} with the default LOCAL_BEARER_TOKEN "${DEFAULT_TOKEN}": set LOCAL_BEARER_TOKEN (or JWT_KEY/JWT_ISSUER), or listen on 127.0.0.1`)
+    process.exitCode = 1
+    await fastify.close()
+  })
+}
+
 export default fp(async function authPlugin (fastify: FastifyInstance, opts: AuthPluginOptions) {
+  guardDefaultToken(fastify, opts.auth)
   const auth = createAuth(opts.auth, fastify.prefix)
   fastify.decorate('auth', auth)
   fastify.decorateRequest('principal', null)

@@ -40,7 +40,7 @@ t.test('static RS256 key', async (t) => {
   }
   const skew = signToken(pair, { aud: 'datapulse', nbf: now() + 2 })
   t.equal((await status(srv.url, skew)).status, 202, 'nbf within the clock tolerance is accepted')
-  t.equal((await status(srv.url, 'secret_token', 'local')).status, 202, 'the local token stays accepted by default')
+  t.equal((await status(srv.url, 'secret_token', 'local')).status, 401, 'configuring JWT turns the local token off by default')
 })
 
 t.test('local token can be turned off; big headers are refused unread', async (t) => {
