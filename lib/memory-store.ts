@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { getHeapStatistics } from 'node:v8'
 import { AppError } from './errors.js'
 import type { NewEvent, ReadResult, SessionInfo, SessionStore, StoredEvent, StoreStats } from './session-store.js'
 import type { SessionOptions } from '../schemas/options.js'
@@ -22,6 +23,18 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
   const topics = new Map<string, Set<string>>()
   const listeners = new Set<(message: string) => void>()
   const secret = randomBytes(32).toString('base64url')
+  // Retained bytes, per principal and in all: the bounds that keep one client from taking the heap.
+  const owners = new Map<string, { sessions: number, bytes: number }>()
+  const maxTotalBytes = opts.maxTotalBytes || Math.floor(getHeapStatistics().heap_size_limit / 4)
+  let totalBytes = 0
+
+  function forget (s: Session): void {
+    totalBytes -= s.bytes
+    const owner = owners.get(s.owner)
+    if (!owner) return
+    owner.bytes -= s.bytes
+    if (--owner.sessions === 0) owners.delete(s.owner)
+  }
 
   // One sweep for all sessions rather than a timer per session. A session with a live reader
   // is in use, so it is refreshed instead of expired.
@@ -29,7 +42,10 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
     const now = Date.now()
     for (const [id, s] of sessions) {
       if (s.watchers.size > 0) s.lastActive = now
-      else if (now - s.lastActive > ttlMs) sessions.delete(id)
+      else if (now - s.lastActive > ttlMs) {
+        sessions.delete(id)
+        forget(s)
+      }
     }
   }, Math.min(opts.sweepIntervalMs, ttlMs))
   sweep.unref()
@@ -38,6 +54,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
     const s = sessions.get(sessionId)
     if (s && s.watchers.size === 0 && Date.now() - s.lastActive > ttlMs) {
       sessions.delete(sessionId)
+      forget(s)
       return undefined
     }
     return s
@@ -69,6 +86,13 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       if (sessions.size >= opts.maxSessions) {
         throw new AppError(503, 'too_many_sessions', `the server holds its maximum of ${opts.maxSessions} sessions; retry later`)
       }
+      const mine = owners.get(owner) ?? { sessions: 0, bytes: 0 }
+      if (mine.sessions >= opts.maxSessionsPerPrincipal) {
+        throw new AppError(429, 'too_many_sessions_for_principal',
+          `at most ${opts.maxSessionsPerPrincipal} sessions per principal; close some (DELETE /mcp) or let them expire`)
+      }
+      mine.sessions++
+      owners.set(owner, mine)
       sessions.set(sessionId, {
         id: sessionId, owner, createdAt: now, log: [], bytes: 0, nextSeq: 1, cursor: 0, lastActive: now, watchers: new Set(), values: new Map()
       })
@@ -85,11 +109,19 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       const entry: Entry = { seq: s.nextSeq++, data: event.data, stream: event.stream ?? '' }
       if (event.event !== undefined) entry.event = event.event
       s.log.push(entry)
-      s.bytes += event.data.length
+      const owner = owners.get(s.owner)!
+      const size = event.data.length
+      s.bytes += size
+      owner.bytes += size
+      totalBytes += size
       s.lastActive = Date.now()
-      // Keep at least the newest event even if it alone exceeds the byte cap.
-      while (s.log.length > 1 && (s.log.length > opts.maxEvents || s.bytes > opts.maxBytes)) {
-        s.bytes -= s.log.shift()!.data.length
+      // Keep at least the newest event even if it alone exceeds a cap.
+      while (s.log.length > 1 && (s.log.length > opts.maxEvents || s.bytes > opts.maxBytes ||
+        owner.bytes > opts.maxBytesPerPrincipal || totalBytes > maxTotalBytes)) {
+        const dropped = s.log.shift()!.data.length
+        s.bytes -= dropped
+        owner.bytes -= dropped
+        totalBytes -= dropped
       }
       for (const wake of s.watchers) wake()
       return String(entry.seq)
@@ -137,7 +169,9 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
     async delete (sessionId) {
       const s = sessions.get(sessionId)
       sessions.delete(sessionId)
-      if (s) for (const wake of s.watchers) wake()
+      if (!s) return
+      forget(s)
+      for (const wake of s.watchers) wake()
     },
 
     async setValue (sessionId, key, value) {
@@ -202,6 +236,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
     async close () {
       clearInterval(sweep)
       sessions.clear()
+      owners.clear()
       topics.clear()
       listeners.clear()
     }

@@ -3,7 +3,7 @@
 // Keys: a session is a hash (owner, createdAt, cursor, bytes, trimmed) and a stream (its log);
 // a sorted set indexes live sessions by expiry time for MAX_SESSIONS.
 
-/** KEYS: meta, log, index. ARGV: owner, now ms, ttl s, max sessions. → createdAt | "forbidden" | "full" */
+/** KEYS: meta, log, index. ARGV: owner, now ms, ttl s, max sessions. → createdAt | "new:"createdAt | "forbidden" | "full" */
 export const OPEN = `
 local owner = redis.call('HGET', KEYS[1], 'owner')
 local now = tonumber(ARGV[2])
@@ -14,6 +14,9 @@ else
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
   if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[4]) then return 'full' end
   redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'createdAt', ARGV[2], 'cursor', '0-0', 'bytes', 0, 'trimmed', '0-0')
+  redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('ZADD', KEYS[3], now + ttl * 1000, KEYS[1])
+  return 'new:' .. ARGV[2]
 end
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('EXPIRE', KEYS[2], ttl)

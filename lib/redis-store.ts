@@ -41,6 +41,7 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
   const index = `${prefix}sessions`
   const meta = (id: string) => `${prefix}{${id}}:meta`
   const logKey = (id: string) => `${prefix}{${id}}:log`
+  const ownerKey = (owner: string) => `${prefix}owner:${owner}`
   const watchers = new Map<string, Set<() => void>>()
 
   let connectedOnce = false
@@ -118,6 +119,19 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
       if (result === 'full') {
         throw new AppError(503, 'too_many_sessions', `the server holds its maximum of ${opts.maxSessions} sessions; retry later`)
       }
+      if (result.startsWith('new:')) {
+        // Counted only when a session is created, so refreshing one costs nothing more. Each
+        // creator counts after its own add, so concurrent creators never pass the cap together.
+        const key = ownerKey(owner)
+        const [, , count] = await client.multi().zRemRangeByScore(key, '-inf', now).zAdd(key, { score: now + opts.ttlSeconds * 1000, value: sessionId })
+          .zCard(key).pExpire(key, opts.ttlSeconds * 1000).exec() as unknown as [number, number, number]
+        if (count > opts.maxSessionsPerPrincipal) {
+          await client.multi().zRem(key, sessionId).del([meta(sessionId), logKey(sessionId)]).zRem(index, meta(sessionId)).exec()
+          throw new AppError(429, 'too_many_sessions_for_principal',
+            `at most ${opts.maxSessionsPerPrincipal} sessions per principal; close some (DELETE /mcp) or let them expire`)
+        }
+        return { id: sessionId, owner, createdAt: Number(result.slice(4)) }
+      }
       return { id: sessionId, owner, createdAt: Number(result) }
     }),
 
@@ -173,6 +187,8 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
     wake: (sessionId) => guarded(async () => { await client.publish(channel, sessionId) }),
 
     delete: (sessionId) => guarded(async () => {
+      const owner = await client.hGet(meta(sessionId), 'owner')
+      if (owner) await client.zRem(ownerKey(owner), sessionId)
       await client.multi().del([meta(sessionId), logKey(sessionId)]).zRem(index, meta(sessionId)).publish(channel, sessionId).exec()
     }),
 

@@ -27,6 +27,13 @@ export const SessionOptionsSchema = Type.Object({
   maxEvents: Type.Integer({ minimum: 1, default: 1000 }),
   maxBytes: Type.Integer({ minimum: 1024, default: 4 * 1024 * 1024 }),
   maxSessions: Type.Integer({ minimum: 1, default: 10_000 }),
+  // One principal may not take every slot, nor every byte: its sessions are capped (429), and
+  // when its retained frames pass its budget, or all sessions pass the server's, the oldest
+  // frames of the session being written are dropped (readers get the frames_dropped notice).
+  maxSessionsPerPrincipal: Type.Integer({ minimum: 1, default: 100 }),
+  maxBytesPerPrincipal: Type.Integer({ minimum: 1024, default: 64 * 1024 * 1024 }),
+  // 0: a quarter of the V8 heap limit.
+  maxTotalBytes: Type.Integer({ minimum: 0, default: 0 }),
   redisUrl: Type.Optional(Type.String({ minLength: 1 })),
   // Namespace for every key, so several deployments (or tests) can share one Redis.
   redisKeyPrefix: Type.String({ minLength: 1, maxLength: 64, default: 'datapulse:' }),

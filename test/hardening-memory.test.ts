@@ -1,0 +1,87 @@
+import { spawn } from 'node:child_process'
+import http from 'node:http'
+import t from 'tap'
+import { createMemoryStore } from '../lib/memory-store.js'
+import { resolveConfig } from '../config.js'
+import { AUTH, freePort, request, startApp } from './helper.js'
+import { eachStore } from './stores.js'
+
+const ROOT = new URL('..', import.meta.url)
+
+eachStore('one principal may hold only its share of sessions', async (t, start) => {
+  const srv = await start({ sessions: { maxSessionsPerPrincipal: 3 } })
+  t.teardown(srv.close)
+  const open = (id: string) => request('POST', `${srv.url}/message?session_id=${id}`, { headers: AUTH, body: { type: 'list_tools', request_id: 'r' } })
+  for (const id of ['s1', 's2', 's3']) t.equal((await open(id)).status, 202)
+  const fourth = await open('s4')
+  t.equal(fourth.status, 429, 'a fourth session is refused')
+  t.equal(fourth.json().code, 'too_many_sessions_for_principal')
+  t.equal((await open('s1')).status, 202, 'existing sessions keep working')
+  const init = await request('POST', `${srv.url}/mcp`, {
+    headers: { ...AUTH, accept: 'application/json' },
+    body: { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }
+  })
+  t.equal(init.status, 429, 'initialize counts against the same cap')
+})
+
+t.test('retained bytes: per principal and server-wide budgets drop the oldest frames, never grow', async (t) => {
+  const opts = resolveConfig({ sessions: { maxBytesPerPrincipal: 64 * 1024, maxTotalBytes: 96 * 1024 } }).sessions
+  const store = createMemoryStore(opts)
+  t.teardown(() => store.close())
+  const frame = 'x'.repeat(1024)
+  for (const s of ['a1', 'a2', 'a3']) await store.open(s, 'alice')
+  for (let i = 0; i < 300; i++) await store.publish(`a${1 + (i % 3)}`, { data: frame })
+  const retained = async (ids: string[]) => {
+    let n = 0
+    for (const id of ids) n += (await store.read(id, '0', 10_000)).events.length
+    return n
+  }
+  const alice = await retained(['a1', 'a2', 'a3'])
+  t.ok(alice <= 64 + 3, `alice keeps ${alice} KiB frames: her budget, plus each session's newest`)
+  t.equal((await store.read('a1', '0', 10)).gap, true, 'a reader behind the dropped frames is told')
+
+  for (const s of ['b1', 'c1']) await store.open(s, s)
+  for (let i = 0; i < 200; i++) await store.publish(i % 2 ? 'b1' : 'c1', { data: frame })
+  const all = await retained(['a1', 'a2', 'a3', 'b1', 'c1'])
+  t.ok(all <= 96 + 5, `${all} KiB retained in all: the server budget holds across principals`)
+})
+
+t.test('a bounded attack on a small heap: the process lives and answers', async (t) => {
+  const port = await freePort()
+  const child = spawn(process.execPath, ['--max-old-space-size=96', 'node_modules/fastify-cli/cli.js', 'start', '-l', 'error', '-p', String(port), '-a', '127.0.0.1', 'dist/app.js'],
+    { cwd: ROOT, env: { ...process.env, DEMO_PAGE: 'false', LOCAL_BEARER_TOKEN: 'attack-test-token' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (d: Buffer) => { output += d })
+  child.stderr.on('data', (d: Buffer) => { output += d })
+  t.teardown(() => child.kill('SIGKILL'))
+  const base = `http://127.0.0.1:${port}`
+  for (let i = 0; i < 100; i++) {
+    if ((await request('GET', `${base}/health`).then((r) => r.status, () => 0)) === 200) break
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 })
+  t.teardown(() => agent.destroy())
+  const name = 'n'.repeat(60_000)
+  const body = JSON.stringify({ type: 'call_tool', request_id: 'r', data: { name } })
+  const post = (session: string) => new Promise<number>((resolve) => {
+    const req = http.request(`${base}/message?session_id=${session}`, {
+      method: 'POST', agent, headers: { authorization: 'Bearer attack-test-token', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
+    }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)) })
+    req.on('error', () => resolve(0))
+    req.end(body)
+  })
+  // 300 sessions × 12 POSTs of a 60,000-character unknown tool name, 16 at a time.
+  const statuses: number[] = []
+  const jobs = Array.from({ length: 300 * 12 }, (_, i) => `s${i % 300}`)
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    for (let job = jobs.shift(); job !== undefined; job = jobs.shift()) statuses.push(await post(job))
+  }))
+  t.equal(child.exitCode, null, 'the process is alive')
+  t.equal((await request('GET', `${base}/health`)).status, 200, 'and answers')
+  t.ok(statuses.filter((s) => s === 429).length >= 200 * 12 - 16, 'sessions beyond the per-principal cap were refused')
+  t.ok(statuses.filter((s) => s === 202).length >= 100 * 12, 'the first 100 sessions were served')
+  const metrics = await request('GET', `${base}/metrics`)
+  const heap = Number(/^datapulse_nodejs_heap_size_used_bytes (\d+(\.\d+)?(e\+\d+)?)/m.exec(metrics.text)?.[1])
+  t.ok(heap > 0 && heap < 96 * 1024 * 1024, `heap in use ${Math.round(heap / 1048576)} MiB, under the 96 MiB limit`)
+  t.notMatch(output, /heap out of memory/i)
+})
