@@ -11,7 +11,7 @@ async function startApp () {
   const app = Fastify({ logger: false })
   await app.register(dataPulse, {
     env: false,
-    sessions: { maxSessions: 1_000_000, ...(redisUrl ? { redisUrl, redisKeyPrefix: `bench${Date.now()}:` } : {}) },
+    sessions: { maxSessions: 1_000_000, maxSessionsPerPrincipal: 1_000_000, ...(redisUrl ? { redisUrl, redisKeyPrefix: `bench${Date.now()}:` } : {}) },
     sse: { maxStreamsPerPrincipal: 1_000_000 },
     limits: { maxConcurrentCallsPerSession: 64 }
   })

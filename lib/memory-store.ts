@@ -132,11 +132,18 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       let after = afterId === null ? s.cursor : Number(afterId)
       if (!Number.isSafeInteger(after) || after < 0) after = 0
       const first = s.log.length > 0 ? s.log[0].seq : s.nextSeq
-      const gap = after < first - 1
+      let gap = after < first - 1
+      // An id from the future (a client that outlived a restart) restarts after the delivery
+      // cursor instead of withholding frames until ids catch up; the reader is told.
+      let last: string | null = null
+      if (after > s.nextSeq - 1) {
+        after = Math.min(s.cursor, s.nextSeq - 1)
+        gap = true
+        last = String(after) // the reader continues from the reset position
+      }
       // seq values are contiguous, so the start index is arithmetic, not a search.
       const start = Math.max(0, after + 1 - first)
       const events: StoredEvent[] = []
-      let last: string | null = null
       let i = start
       for (; i < s.log.length && events.length < limit; i++) {
         const entry = s.log[i]

@@ -34,6 +34,7 @@ local fields = {'d', ARGV[2]}
 if ARGV[1] ~= '' then table.insert(fields, 'e'); table.insert(fields, ARGV[1]) end
 if ARGV[9] ~= '' then table.insert(fields, 's'); table.insert(fields, ARGV[9]) end
 local id = redis.call('XADD', KEYS[2], '*', unpack(fields))
+redis.call('HSET', KEYS[1], 'last', id)
 local bytes = redis.call('HINCRBY', KEYS[1], 'bytes', string.len(ARGV[2]))
 local maxEvents = tonumber(ARGV[3])
 local maxBytes = tonumber(ARGV[4])

@@ -151,9 +151,15 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
     }),
 
     read: (sessionId, afterId, limit, stream = '') => guarded(async (): Promise<ReadResult> => {
-      const [cursor, trimmed] = await client.hmGet(meta(sessionId), ['cursor', 'trimmed'])
+      const [cursor, trimmed, newest] = await client.hmGet(meta(sessionId), ['cursor', 'trimmed', 'last'])
       if (cursor === null || cursor === undefined) throw missing(sessionId)
-      const after = afterId !== null && STREAM_ID.test(afterId) ? afterId : afterId === null ? cursor : '0-0'
+      let after = afterId !== null && STREAM_ID.test(afterId) ? afterId : afterId === null ? cursor : '0-0'
+      // An id beyond the newest event restarts after the delivery cursor, and the reader is told.
+      let future = false
+      if (compareIds(after, newest ?? '0-0') > 0) {
+        after = compareIds(cursor, newest ?? '0-0') > 0 ? newest ?? '0-0' : cursor
+        future = true
+      }
       const entries = await client.xRange(logKey(sessionId), exclusive(after), '+', { COUNT: limit })
       const events: StoredEvent[] = []
       for (const { id, message } of entries) {
@@ -161,8 +167,9 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
         if ((fields.s ?? '') !== stream) continue
         events.push(fields.e ? { id, event: fields.e, data: fields.d } : { id, data: fields.d })
       }
-      const last = entries.length > 0 ? entries[entries.length - 1].id : null
-      return { events, gap: trimmed !== null && trimmed !== undefined && compareIds(after, trimmed) < 0, last, more: entries.length === limit }
+      const last = entries.length > 0 ? entries[entries.length - 1].id : future ? after : null
+      const gap = future || (trimmed !== null && trimmed !== undefined && compareIds(after, trimmed) < 0)
+      return { events, gap, last, more: entries.length === limit }
     }),
 
     head: (sessionId) => guarded(async () => {

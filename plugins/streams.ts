@@ -26,6 +26,9 @@ export interface ServeOptions {
   onAbandoned?: () => void
 }
 
+/** A well-formed event id: the memory store's `n` or Redis' `ms-seq`. */
+export const EVENT_ID = /^\d{1,16}(-\d{1,16})?$/
+
 /** An event that ends the stream reading it (a request's stream after its response); never written. */
 export const END_EVENT = 'datapulse:end'
 
@@ -136,7 +139,6 @@ export function createStreams (
 
     const pump = async () => {
       let after = o.lastEventId
-      let first = true
       let storeTrouble = false
       while (!closed) {
         if (!dirty) {
@@ -164,8 +166,9 @@ export function createStreams (
         storeTrouble = false
         const { events, gap } = batch
         if (closed) return
-        if (first && gap && o.gapFrame) raw.write(formatEvent(o.gapFrame()))
-        first = false
+        // Any gap the reader crosses is announced, on a fresh stream or a live one whose reader
+        // fell behind the retention limits.
+        if (gap && o.gapFrame) raw.write(formatEvent(o.gapFrame()))
         for (const ev of events) {
           if (ev.event === END_EVENT) {
             stream.replaced = true // finished, not abandoned: nothing to abort later

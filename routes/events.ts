@@ -1,5 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorFrame } from '../lib/envelope.js'
+import { AppError } from '../lib/errors.js'
+import { EVENT_ID } from '../plugins/streams.js'
+import { RATE_LIMITED } from '../plugins/rate-limit.js'
 import { ErrorResponse, EventsQuery } from '../schemas/envelope.js'
 
 /** GET /events: the envelope's SSE stream for one client-chosen session. */
@@ -10,6 +13,7 @@ const eventsRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { '4xx': ErrorResponse, '5xx': ErrorResponse }
     },
     // EventSource cannot send Authorization: a ticket from POST /events/ticket stands in for it.
+    config: RATE_LIMITED,
     onRequest: async (request, reply) => {
       const { ticket, session_id: sessionId } = request.query as { ticket?: string, session_id?: string }
       if (ticket === undefined) return fastify.auth.authenticate(request, reply)
@@ -21,6 +25,9 @@ const eventsRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     await fastify.sessions.open(sessionId, principal.id)
     const header = request.headers['last-event-id']
     const lastEventId = (typeof header === 'string' && header !== '' ? header : request.query.last_event_id) || null
+    if (lastEventId !== null && !EVENT_ID.test(lastEventId)) {
+      throw new AppError(400, 'invalid_last_event_id', 'Last-Event-ID must be an event id this server sent')
+    }
     fastify.streams.serve(reply, {
       sessionId,
       owner: principal.id,

@@ -8,7 +8,8 @@ import { originGuard } from '../lib/origin.js'
 import { RATE_LIMITED } from '../plugins/rate-limit.js'
 import type { Principal } from '../plugins/auth.js'
 import { DEFAULT_HTTP_VERSION, ErrorCodes, STREAMABLE_VERSIONS, type JsonRpcResponse } from '../schemas/jsonrpc.js'
-import { progressTokenOf, type McpRouteOptions } from './sse.js'
+import { mcpGapNotice, progressTokenOf, type McpRouteOptions } from './sse.js'
+import { EVENT_ID } from '../plugins/streams.js'
 
 const SESSION_HEADER = 'mcp-session-id'
 
@@ -164,16 +165,19 @@ const mcpRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
       return reply.code(406).send(rpcError(null, ErrorCodes.invalidRequest, 'GET /mcp needs Accept: text/event-stream'))
     }
     if (protocolVersion(request, reply) === null) return reply
-    const sessionId = await sessionOf(request, reply, principal)
-    if (sessionId === null) return reply
     const last = headerOf(request, 'last-event-id')
     const cut = last ? last.indexOf(STREAM_ID_SEPARATOR) : -1
+    if (last && !EVENT_ID.test(cut > 0 ? last.slice(cut + 1) : last)) {
+      return reply.code(400).send(rpcError(null, ErrorCodes.invalidRequest, 'Last-Event-ID must be an event id this server sent'))
+    }
+    const sessionId = await sessionOf(request, reply, principal)
+    if (sessionId === null) return reply
     if (last && cut > 0) {
       // An id from a POST's stream resumes that stream and nothing else.
       const tag = last.slice(0, cut)
       const prefix = `${tag}${STREAM_ID_SEPARATOR}`
       fastify.streams.serve(reply, {
-        sessionId, owner: principal.id, lastEventId: last.slice(cut + 1), stream: tag, idPrefix: prefix, key: `mcp:${sessionId}:${tag}`
+        sessionId, owner: principal.id, lastEventId: last.slice(cut + 1), stream: tag, idPrefix: prefix, key: `mcp:${sessionId}:${tag}`, gapFrame: mcpGapNotice
       })
       return reply
     }
@@ -182,7 +186,8 @@ const mcpRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
       owner: principal.id,
       // Without Last-Event-ID the stream carries only what comes next.
       lastEventId: last && last !== '' ? last : await fastify.sessions.head(sessionId),
-      key: `mcp:${sessionId}`
+      key: `mcp:${sessionId}`,
+      gapFrame: mcpGapNotice
     })
     return reply
   })

@@ -30,6 +30,7 @@ const sseRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
   acceptRawBodies(fastify, opts.bodyLimit)
 
   fastify.get('/sse', {
+    config: RATE_LIMITED,
     onRequest: [checkOrigin, fastify.auth.authenticate],
     schema: { response: { '4xx': ErrorResponse, '5xx': ErrorResponse } }
   }, async (request, reply) => {
@@ -41,6 +42,7 @@ const sseRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
       owner: principal.id,
       lastEventId: null,
       preamble: `event: endpoint\ndata: ${fastify.prefix}/messages?sessionId=${sessionId}\n\n`,
+      gapFrame: mcpGapNotice,
       // The session lives exactly as long as its stream in this transport.
       onClose: () => {
         fastify.calls.abortSession(sessionId, 'stream closed')
@@ -104,6 +106,21 @@ const sseRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
     if (refused.length > 0) return reply.code(400).send(parsed.batch ? refused : refused[0])
     return reply.code(202).send()
   })
+}
+
+/**
+ * What an MCP stream says when frames it should have carried were dropped by retention: a
+ * warning log message (MCP has no dedicated notice), with a stable code clients can match.
+ */
+export function mcpGapNotice () {
+  return {
+    event: 'message',
+    data: JSON.stringify({
+      jsonrpc: '2.0',
+      method: 'notifications/message',
+      params: { level: 'warning', logger: 'datapulse', data: { code: 'frames_dropped', message: 'messages for this stream were dropped by the retention limit before they could be delivered' } }
+    })
+  }
 }
 
 export function progressTokenOf (params: Record<string, unknown>): string | number | undefined {

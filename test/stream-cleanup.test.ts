@@ -6,7 +6,7 @@ import { SseClient, post, request, startApp } from './helper.js'
 
 t.test('opening and closing 1000 streams leaves no listener, watcher or timer behind', async (t) => {
   // A real memory store, instrumented to count the watchers streams register.
-  const base = createMemoryStore(resolveConfig({}).sessions)
+  const base = createMemoryStore(resolveConfig({ sessions: { maxSessionsPerPrincipal: 10_000 } }).sessions)
   let watchers = 0
   const store: SessionStore = {
     ...base,

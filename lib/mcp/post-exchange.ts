@@ -5,6 +5,7 @@ import type { JsonRpcResponse } from '../../schemas/jsonrpc.js'
 import { ErrorCodes } from '../../schemas/jsonrpc.js'
 import type { Channel } from './context.js'
 import { RpcError } from './rpc.js'
+import { mcpGapNotice } from '../../routes/sse.js'
 
 export interface ExchangeOptions {
   sessionId: string
@@ -64,6 +65,7 @@ export function createExchange (app: FastifyInstance, reply: FastifyReply, o: Ex
         idPrefix: prefix,
         key: `mcp:${o.sessionId}:${tag}`,
         preamble: `id: ${prefix}${primed}\ndata: \n\n`,
+        gapFrame: mcpGapNotice,
         // A client that left and did not resume within the grace time gets this request's calls aborted.
         onAbandoned: () => controller.abort(new Error('client disconnected'))
       })
