@@ -5,6 +5,7 @@ import sensible from '@fastify/sensible'
 import { configFromEnv, resolveConfig, type PartialConfig } from './config.js'
 import { AppError } from './lib/errors.js'
 import { loggerOptions } from './lib/log.js'
+import { createRequestGuard, parseOrigin } from './lib/origin.js'
 import type { SessionStore } from './lib/session-store.js'
 import type { AnyTool } from './lib/tool.js'
 import authPlugin from './plugins/auth.js'
@@ -110,12 +111,23 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
     reply.code(404).send(errorBody(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`))
   })
 
+  // DNS-rebinding protection on every route of the app (not on a host app's own routes).
+  const publicUrl = config.http.publicUrl
+  fastify.addHook('onRequest', createRequestGuard({
+    publicUrl,
+    allowedHosts: config.http.allowedHosts,
+    allowedOrigins: [
+      ...config.http.allowedOrigins.map((o) => parseOrigin(o, 'ALLOWED_ORIGINS')),
+      ...config.http.corsOrigins.map((o) => parseOrigin(o, 'CORS_ORIGINS'))
+    ]
+  }))
+
   // curl -d sends form encoding by default; envelope bodies are JSON whatever the label says.
   fastify.addContentTypeParser(['text/plain', 'application/x-www-form-urlencoded'], { parseAs: 'string' },
     fastify.getDefaultJsonParser('error', 'error'))
 
   const builtins: AnyTool[] = builtinTools ? [getTime, createFetchUrlTool(config.fetchUrl)] : []
-  await fastify.register(authPlugin, { auth: config.auth })
+  await fastify.register(authPlugin, { auth: config.auth, publicUrl })
   await fastify.register(sessionsPlugin, { sessions: config.sessions, store })
   await fastify.register(toolsPlugin, { tools: [...builtins, ...tools], timeoutMs: config.limits.toolTimeoutMs })
   // calls before streams: at close, in-flight calls finish and publish before streams end.
@@ -136,7 +148,7 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
   await registerRateLimit(fastify, config.limits)
 
   await fastify.register(healthRoute)
-  if (config.auth.jwtIssuer) await fastify.register(oauthMetadataRoute, { issuer: config.auth.jwtIssuer })
+  if (config.auth.jwtIssuer) await fastify.register(oauthMetadataRoute, { issuer: config.auth.jwtIssuer, publicUrl })
   await fastify.register(eventsRoute)
   await fastify.register(ticketRoute)
   if (config.http.metrics) await fastify.register(metricsRoute)
@@ -144,7 +156,6 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
   await fastify.register(messageRoute, { bodyLimit: config.limits.bodyLimitBytes })
   const mcp = {
     bodyLimit: config.limits.bodyLimitBytes,
-    allowedOrigins: config.http.allowedOrigins,
     maxBatch: config.mcp.maxBatch,
     jsonWindowMs: config.mcp.jsonWindowMs,
     listTtlMs: config.mcp.listTtlMs

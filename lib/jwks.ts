@@ -15,6 +15,8 @@ export interface JwksOptions {
   timeoutMs: number
   /** At most one refetch for unknown `kid`s per window. */
   cooldownMs: number
+  /** A key set older than this is fetched again before use, so removed keys stop working. */
+  maxAgeMs: number
 }
 
 /**
@@ -36,9 +38,12 @@ export function createJwks (opts: JwksOptions) {
     issuersWhitelist: [opts.issuer],
     fetchOptions: { dispatcher } as unknown as RequestInit
   })
-  const keys = new Map<string, string>()
+  let keys = new Map<string, string>()
   let jwksUri: string | undefined
   let lastFetch = 0
+  // Whether the last fetch failed: an unknown kid then means "cannot tell", not "invalid".
+  let lastFailed = false
+  let fetchedAt = 0
   let inFlight: Promise<void> | null = null
   let fetches = 0
 
@@ -65,32 +70,36 @@ export function createJwks (opts: JwksOptions) {
     }
     const body = await res.body.json() as { keys?: Array<JsonWebKey & { kid?: string, use?: string, alg?: string }> }
     if (!Array.isArray(body.keys)) throw new Error('JWKS document has no keys array')
+    const fresh = new Map<string, string>()
     for (const jwk of body.keys) {
       if (typeof jwk.kid !== 'string' || jwk.kty !== 'RSA' || (jwk.use && jwk.use !== 'sig')) continue
       if (jwk.alg && jwk.alg !== 'RS256') continue
       try {
-        keys.set(jwk.kid, createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString())
+        fresh.set(jwk.kid, createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString())
       } catch { /* a malformed key is skipped, not fatal for the others */ }
     }
+    // Exactly what the issuer publishes now: a key it removed stops being trusted.
+    keys = fresh
+    fetchedAt = Date.now()
   }
 
   /** The PEM public key for `kid`. */
   async function getKey (kid: unknown): Promise<string> {
     if (typeof kid !== 'string' || kid === '') throw new UnknownKeyError('token has no kid')
+    const stale = fetches > 0 && Date.now() - fetchedAt >= opts.maxAgeMs && Date.now() - lastFetch >= opts.cooldownMs
     const cached = keys.get(kid)
-    if (cached) return cached
+    if (cached && !stale) return cached
     if (inFlight) await inFlight.catch(() => {})
-    else if (Date.now() - lastFetch >= opts.cooldownMs || fetches === 0) {
-      inFlight = refresh().finally(() => { inFlight = null })
-      try {
-        await inFlight
-      } catch (err) {
-        if (keys.size === 0) throw new KeysUnavailableError(`signing keys unavailable: ${(err as Error).message}`)
-      }
+    else if (stale || Date.now() - lastFetch >= opts.cooldownMs || fetches === 0) {
+      inFlight = refresh().then(() => { lastFailed = false }, (err: unknown) => { lastFailed = true; throw err }).finally(() => { inFlight = null })
+      await inFlight.catch(() => {})
     }
     const key = keys.get(kid)
-    if (!key) throw new UnknownKeyError(`unknown signing key "${kid}"`)
-    return key
+    if (key) return key
+    // The issuer could not be asked: the token may well be valid, so the client should retry
+    // (503) rather than throw its token away (401).
+    if (lastFailed) throw new KeysUnavailableError('signing keys unavailable: the issuer could not be reached')
+    throw new UnknownKeyError('unknown signing key')
   }
 
   return {

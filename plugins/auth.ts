@@ -4,7 +4,8 @@ import { createVerifier, TokenError } from 'fast-jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../lib/errors.js'
 import { ConfigError } from '../lib/errors.js'
-import { createJwks, KeysUnavailableError } from '../lib/jwks.js'
+import { createJwks, KeysUnavailableError, UnknownKeyError } from '../lib/jwks.js'
+import { publicBase } from '../lib/origin.js'
 import type { AuthOptions } from '../schemas/options.js'
 
 /** Who is calling. Sessions are bound to `id`. */
@@ -18,6 +19,7 @@ export interface Principal {
 
 export interface AuthPluginOptions {
   auth: AuthOptions
+  publicUrl?: string
 }
 
 const ANONYMOUS: Principal = { id: 'anonymous', kind: 'local', scopes: [] }
@@ -59,12 +61,12 @@ export function localTokenAllowed (opts: AuthOptions): boolean {
   return opts.allowLocalBearer ?? !(opts.jwtKey || opts.jwtIssuer)
 }
 
-export function createAuth (opts: AuthOptions, prefix = '') {
+export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string) {
   // Hash both sides so the comparison is constant-time whatever the token's length.
   const localDigest = digest(opts.bearerToken)
   const allowLocal = localTokenAllowed(opts)
   const jwks = opts.jwtIssuer
-    ? createJwks({ issuer: opts.jwtIssuer, timeoutMs: opts.jwksTimeoutMs, cooldownMs: opts.jwksCooldownMs })
+    ? createJwks({ issuer: opts.jwtIssuer, timeoutMs: opts.jwksTimeoutMs, cooldownMs: opts.jwksCooldownMs, maxAgeMs: opts.jwksMaxAgeMs })
     : undefined
   const staticKey = opts.jwtKey?.replace(/\\n/g, '\n')
 
@@ -78,46 +80,53 @@ export function createAuth (opts: AuthOptions, prefix = '') {
       // allowedIss/allowedAud only check claims that are present, so they are required too.
       requiredClaims: ['exp', 'sub', ...(opts.jwtIssuer ? ['iss'] : []), ...(opts.jwtAudience ? ['aud'] : [])],
       clockTolerance: opts.clockToleranceSeconds * 1000,
-      // fast-jwt caps each cached entry at the token's own exp.
+      // fast-jwt caps each cached entry at the token's own exp; a token verified with a key the
+      // issuer has since removed stays accepted at most this long.
       cache: 1000,
-      cacheTTL: 300_000
+      cacheTTL: Math.min(300_000, opts.jwksMaxAgeMs)
     }) as (token: string) => Promise<Record<string, unknown>> | Record<string, unknown>
     : undefined
 
-  function unauthorized (description: string | undefined, baseUrl?: string): AppError {
+  // Descriptions are our own fixed texts, never token-derived, and are kept to header-safe ASCII.
+  function unauthorized (description: string | undefined, metadataUrl?: string): AppError {
     const params = ['realm="datapulse"']
-    if (description) params.push('error="invalid_token"', `error_description="${description.replaceAll('"', "'")}"`)
-    if (opts.jwtIssuer && baseUrl) params.push(`resource_metadata="${baseUrl}${prefix}${RESOURCE_METADATA_PATH}"`)
+    if (description) params.push('error="invalid_token"', `error_description="${description.replace(/[^\x20-\x7e]|["\\]/g, "'")}"`)
+    if (opts.jwtIssuer && metadataUrl) params.push(`resource_metadata="${metadataUrl}"`)
     return new AppError(401, description ? 'invalid_token' : 'unauthorized', description ?? 'missing Bearer token', {
       'www-authenticate': `Bearer ${params.join(', ')}`
     })
   }
 
   /** Resolves the principal for an Authorization header value, or throws a 401/503 AppError. */
-  async function verify (authorization: string | undefined, baseUrl?: string): Promise<Principal> {
-    if (!authorization) throw unauthorized(undefined, baseUrl)
+  async function verify (authorization: string | undefined, metadataUrl?: string): Promise<Principal> {
+    if (!authorization) throw unauthorized(undefined, metadataUrl)
     // Checked before any parsing: an oversized header is never decoded.
-    if (authorization.length > opts.maxHeaderBytes) throw unauthorized('authorization header too large', baseUrl)
+    if (authorization.length > opts.maxHeaderBytes) throw unauthorized('authorization header too large', metadataUrl)
     const match = /^Bearer +([^\s]+) *$/i.exec(authorization)
-    if (!match) throw unauthorized('authorization must be "Bearer <token>"', baseUrl)
+    if (!match) throw unauthorized('authorization must be "Bearer <token>"', metadataUrl)
     const token = match[1]
     if (allowLocal && timingSafeEqual(digest(token), localDigest)) {
       return { id: 'local', kind: 'local', scopes: [] }
     }
-    if (!verifyJwt || token.split('.').length !== 3) throw unauthorized('token is not valid', baseUrl)
+    if (!verifyJwt || token.split('.').length !== 3) throw unauthorized('token is not valid', metadataUrl)
     try {
       const payload = await verifyJwt(token)
-      const sub = String(payload.sub)
+      // A principal is a non-empty string subject; anything else would merge unrelated callers.
+      if (typeof payload.sub !== 'string' || payload.sub === '' || payload.sub.length > 256) {
+        throw unauthorized('token sub claim must be a non-empty string', metadataUrl)
+      }
+      const sub = payload.sub
       return { id: `jwt:${sub}`, kind: 'jwt', subject: sub, scopes: scopesOf(payload) }
     } catch (err) {
+      if (err instanceof AppError) throw err
       const original = (err as { originalError?: unknown }).originalError
       if (original instanceof KeysUnavailableError) {
-        throw new AppError(503, 'auth_unavailable', `cannot verify tokens right now: ${original.message}`, { 'retry-after': '5' })
+        throw new AppError(503, 'auth_unavailable', 'cannot verify tokens right now: the issuer\'s signing keys are unavailable', { 'retry-after': '5' })
       }
-      const description = err instanceof TokenError
-        ? (original instanceof Error ? original.message : TOKEN_ERRORS[err.code] ?? 'token is not valid')
-        : 'token is not valid'
-      throw unauthorized(description, baseUrl)
+      const description = original instanceof UnknownKeyError
+        ? 'token signing key is not one the issuer publishes'
+        : err instanceof TokenError ? TOKEN_ERRORS[err.code] ?? 'token is not valid' : 'token is not valid'
+      throw unauthorized(description, metadataUrl)
     }
   }
 
@@ -126,7 +135,9 @@ export function createAuth (opts: AuthOptions, prefix = '') {
       request.principal = ANONYMOUS
       return
     }
-    request.principal = await verify(request.headers.authorization, `${request.protocol}://${request.host}`)
+    const path = request.url.split('?')[0]
+    const metadata = `${publicBase(request, publicUrl)}${prefix}${RESOURCE_METADATA_PATH}${path === `${prefix}/mcp` ? '/mcp' : ''}`
+    request.principal = await verify(request.headers.authorization, metadata)
   }
 
   return {
@@ -178,7 +189,7 @@ function guardDefaultToken (fastify: FastifyInstance, opts: AuthOptions): void {
 
 export default fp(async function authPlugin (fastify: FastifyInstance, opts: AuthPluginOptions) {
   guardDefaultToken(fastify, opts.auth)
-  const auth = createAuth(opts.auth, fastify.prefix)
+  const auth = createAuth(opts.auth, fastify.prefix, opts.publicUrl)
   fastify.decorate('auth', auth)
   fastify.decorateRequest('principal', null)
   fastify.addHook('onClose', auth.close)

@@ -4,7 +4,6 @@ import { acceptClientMessage, initializeSession, sessionScope } from '../lib/mcp
 import { createExchange, STREAM_ID_SEPARATOR } from '../lib/mcp/post-exchange.js'
 import { answerModern, isModern } from '../lib/mcp/modern.js'
 import { acceptRawBodies, classify, parseRpcBody, RequestCancelled, rpcError, rpcResult, RpcError, type Classified } from '../lib/mcp/rpc.js'
-import { originGuard } from '../lib/origin.js'
 import { RATE_LIMITED } from '../plugins/rate-limit.js'
 import type { Principal } from '../plugins/auth.js'
 import { DEFAULT_HTTP_VERSION, ErrorCodes, STREAMABLE_VERSIONS, type JsonRpcResponse } from '../schemas/jsonrpc.js'
@@ -26,7 +25,6 @@ type Request = Extract<Classified, { kind: 'request' }>
  * the session. Each POST's answer travels on that POST alone (JSON or its own SSE stream).
  */
 const mcpRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => {
-  const checkOrigin = originGuard(opts.allowedOrigins)
   acceptRawBodies(fastify, opts.bodyLimit)
 
   /** Checks MCP-Protocol-Version; answers 400 itself and returns null when unsupported. */
@@ -55,7 +53,7 @@ const mcpRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
     return sessionId
   }
 
-  const onRequest = [checkOrigin, fastify.auth.authenticate]
+  const onRequest = fastify.auth.authenticate
 
   async function initialize (request: FastifyRequest, reply: FastifyReply, principal: Principal, message: Request) {
     const sessionId = randomUUID()

@@ -1,17 +1,22 @@
 import type { FastifyPluginAsync } from 'fastify'
+import { publicBase } from '../lib/origin.js'
 import { RESOURCE_METADATA_PATH } from '../plugins/auth.js'
 
 /**
  * RFC 9728 protected-resource metadata: tells MCP clients which authorization server issues
- * tokens for this server. Served only when JWT_ISSUER is set.
+ * tokens for this server. Served only when JWT_ISSUER is set. The resource identifier comes from
+ * PUBLIC_URL (or the Host the request guard already accepted), never from an arbitrary header;
+ * /mcp has its own path-specific document whose `resource` is exactly the MCP endpoint.
  */
-const oauthMetadataRoute: FastifyPluginAsync<{ issuer: string }> = async (fastify, opts) => {
-  fastify.get(RESOURCE_METADATA_PATH, async (request) => ({
-    resource: `${request.protocol}://${request.host}${fastify.prefix}`,
+const oauthMetadataRoute: FastifyPluginAsync<{ issuer: string, publicUrl?: string }> = async (fastify, opts) => {
+  const document = (resource: string) => ({
+    resource,
     authorization_servers: [opts.issuer],
     bearer_methods_supported: ['header'],
     resource_name: 'DataPulseSSE'
-  }))
+  })
+  fastify.get(RESOURCE_METADATA_PATH, async (request) => document(`${publicBase(request, opts.publicUrl)}${fastify.prefix}`))
+  fastify.get(`${RESOURCE_METADATA_PATH}/mcp`, async (request) => document(`${publicBase(request, opts.publicUrl)}${fastify.prefix}/mcp`))
 }
 
 export default oauthMetadataRoute

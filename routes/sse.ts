@@ -5,13 +5,11 @@ import { RATE_LIMITED } from '../plugins/rate-limit.js'
 import { acceptClientMessage, initializeSession, sessionScope } from '../lib/mcp/session.js'
 import { acceptRawBodies, classify, parseRpcBody, RequestCancelled, rpcError, rpcResult, RpcError } from '../lib/mcp/rpc.js'
 import type { Channel } from '../lib/mcp/context.js'
-import { originGuard } from '../lib/origin.js'
 import { ErrorCodes, PROTOCOL_VERSIONS, SseSessionQuery, type JsonRpcResponse } from '../schemas/jsonrpc.js'
 import { ErrorResponse } from '../schemas/envelope.js'
 
 export interface McpRouteOptions {
   bodyLimit: number
-  allowedOrigins: string[]
   /** Messages one JSON-RPC batch may hold. */
   maxBatch: number
   /** How long a Streamable HTTP answer may take before it becomes a stream instead of JSON. */
@@ -26,12 +24,11 @@ export interface McpRouteOptions {
  * message for the session (responses, notifications, server requests) arrives on that one stream.
  */
 const sseRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => {
-  const checkOrigin = originGuard(opts.allowedOrigins)
   acceptRawBodies(fastify, opts.bodyLimit)
 
   fastify.get('/sse', {
     config: RATE_LIMITED,
-    onRequest: [checkOrigin, fastify.auth.authenticate],
+    onRequest: fastify.auth.authenticate,
     schema: { response: { '4xx': ErrorResponse, '5xx': ErrorResponse } }
   }, async (request, reply) => {
     const principal = request.principal!
@@ -53,7 +50,7 @@ const sseRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
 
   fastify.post<{ Querystring: { sessionId: string }, Body: string }>('/messages', {
     config: RATE_LIMITED,
-    onRequest: [checkOrigin, fastify.auth.authenticate],
+    onRequest: fastify.auth.authenticate,
     bodyLimit: opts.bodyLimit,
     // No response schema: 400s here are JSON-RPC error objects, not ErrorResponse.
     schema: { querystring: SseSessionQuery }

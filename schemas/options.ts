@@ -17,6 +17,7 @@ export const AuthOptionsSchema = Type.Object({
   jwtAudience: Type.Optional(Type.String({ minLength: 1 })),
   clockToleranceSeconds: Type.Integer({ minimum: 0, maximum: 300, default: 5 }),
   jwksCooldownMs: Ms(30_000, 0),
+  jwksMaxAgeMs: Ms(600_000),
   jwksTimeoutMs: Ms(5_000),
   maxHeaderBytes: Ms(8192),
   ticketTtlSeconds: Type.Integer({ minimum: 1, maximum: 60, default: 60 })
@@ -67,6 +68,11 @@ export const FetchUrlOptionsSchema = Type.Object({
 }, { additionalProperties: false })
 
 export const HttpOptionsSchema = Type.Object({
+  // The URL clients reach this server at (behind a proxy, a public name); its host is accepted
+  // as Host, its origin as Origin, and it is the OAuth resource identifier.
+  publicUrl: Type.Optional(Type.String({ minLength: 1 })),
+  // More Host values to accept besides loopback names and PUBLIC_URL's host ("*": any).
+  allowedHosts: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
   // Origins allowed on MCP endpoints besides localhost (DNS-rebinding protection).
   allowedOrigins: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
   // CORS is off unless origins are listed.

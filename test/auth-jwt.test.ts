@@ -70,7 +70,7 @@ t.test('JWKS discovery', async (t) => {
   const k1 = makeKeyPair('one')
   const issuer = await startIssuer([k1])
   t.teardown(issuer.close)
-  const srv = await startApp({ auth: { jwtIssuer: issuer.url, jwksCooldownMs: 400, jwksTimeoutMs: 500, allowLocalBearer: false } })
+  const srv = await startApp({ auth: { jwtIssuer: issuer.url, jwksCooldownMs: 400, jwksMaxAgeMs: 2000, jwksTimeoutMs: 500, allowLocalBearer: false } })
   t.teardown(srv.close)
   const ok = await status(srv.url, signToken(k1, { iss: issuer.url }))
   t.equal(ok.status, 202, 'a token signed by a published key is accepted')
@@ -94,7 +94,8 @@ t.test('JWKS discovery', async (t) => {
     status(srv.url, signToken(rogue, { iss: issuer.url }, { kid: `unknown-${i}` }))))
   t.same([...new Set(results.map((r) => r.status))], [401], 'unknown kids are refused')
   t.ok(issuer.jwksFetches - before <= 1, `unknown kids caused ${issuer.jwksFetches - before} refetch(es)`)
-  t.match(results[0].headers['www-authenticate'], /unknown signing key/)
+  t.match(results[0].headers['www-authenticate'], /signing key is not one the issuer publishes/)
+  t.notMatch(results[0].headers['www-authenticate'], /unknown-0/, 'nothing from the token is copied into the header')
 
   // Rotation: a newly published key is picked up once the cooldown has passed.
   const k2 = makeKeyPair('two')
@@ -102,10 +103,35 @@ t.test('JWKS discovery', async (t) => {
   await new Promise((resolve) => setTimeout(resolve, 450))
   t.equal((await status(srv.url, signToken(k2, { iss: issuer.url }))).status, 202, 'rotated key accepted after the cooldown')
 
-  // Issuer down: keys already fetched keep working; unknown ones fail cleanly.
+  // A key the issuer removes stops being trusted once the key set is refetched (max age).
+  issuer.keys = [k2]
+  await new Promise((resolve) => setTimeout(resolve, 2100))
+  t.equal((await status(srv.url, signToken(k1, { iss: issuer.url, jti: 'after-removal' }))).status, 401, 'a removed key is no longer trusted')
+  t.equal((await status(srv.url, signToken(k2, { iss: issuer.url, jti: 'still-here' }))).status, 202)
+
+  // Issuer down: keys already fetched keep working; an unknown kid cannot be judged, so 503.
   issuer.mode = 'down'
-  await new Promise((resolve) => setTimeout(resolve, 450))
-  t.equal((await status(srv.url, signToken(k1, { iss: issuer.url, jti: 'fresh' }))).status, 202, 'cached key works while the issuer is down')
+  await new Promise((resolve) => setTimeout(resolve, 2100))
+  t.equal((await status(srv.url, signToken(k2, { iss: issuer.url, jti: 'fresh' }))).status, 202, 'cached key works while the issuer is down')
+  const unknown = await status(srv.url, signToken(makeKeyPair('new'), { iss: issuer.url }, { kid: 'brand-new' }))
+  t.equal(unknown.status, 503, 'an unknown kid during an outage is 503, not 401')
+  t.ok(unknown.headers['retry-after'], 'with Retry-After')
+})
+
+t.test('token-derived text never reaches WWW-Authenticate; sub must be a non-empty string', async (t) => {
+  const k1 = makeKeyPair('hdr')
+  const issuer = await startIssuer([k1])
+  t.teardown(issuer.close)
+  const srv = await startApp({ auth: { jwtIssuer: issuer.url } })
+  t.teardown(srv.close)
+  const crlf = await status(srv.url, signToken(k1, { iss: issuer.url }, { kid: 'bad\r\nX-Injected: 1 é' }))
+  t.equal(crlf.status, 401, 'a kid with CR/LF and non-Latin-1 is a clean 401')
+  t.ok(crlf.headers['www-authenticate'], 'with its WWW-Authenticate header')
+  t.equal(crlf.headers['x-injected'], undefined)
+  for (const sub of [{ a: 1 }, '', 42]) {
+    const res = await status(srv.url, signToken(k1, { iss: issuer.url, sub }))
+    t.equal(res.status, 401, `sub ${JSON.stringify(sub)} is refused`)
+  }
 })
 
 t.test('JWKS that hangs answers within the timeout; fallback path without jwks_uri', async (t) => {
@@ -119,7 +145,7 @@ t.test('JWKS that hangs answers within the timeout; fallback path without jwks_u
   const res = await status(srv.url, signToken(k1, { iss: issuer.url }))
   t.ok(Date.now() - started < 5000, `answered in ${Date.now() - started} ms`)
   t.equal(res.status, 503)
-  t.match(res.json().message, /signing keys unavailable/)
+  t.match(res.json().message, /signing keys are unavailable/)
   t.ok(res.headers['retry-after'])
 
   const k2 = makeKeyPair('fallback')
