@@ -6,6 +6,7 @@ import { configFromEnv, resolveConfig, type PartialConfig } from './config.js'
 import { AppError } from './lib/errors.js'
 import { loggerOptions } from './lib/log.js'
 import { createRequestGuard, parseOrigin } from './lib/origin.js'
+import { limitConnections } from './lib/connections.js'
 import type { SessionStore } from './lib/session-store.js'
 import type { AnyTool } from './lib/tool.js'
 import authPlugin from './plugins/auth.js'
@@ -53,7 +54,12 @@ export const options: FastifyServerOptions = {
   trustProxy: false,
   logger: loggerOptions,
   // SSE streams are long-lived; only the request (headers + body) has a deadline.
-  requestTimeout: 30_000
+  requestTimeout: 30_000,
+  // Idle and trickling sockets are bounded: headers must arrive within 10 s, and an idle
+  // keep-alive socket is closed after 10 s (Node checks every 2 s).
+  // An idle keep-alive socket is closed after 10 s (headers must arrive within 10 s too: see
+  // lib/connections.ts).
+  keepAliveTimeout: 10_000
 }
 
 // Fastify's own 4xx errors (bad JSON, body too large…) get the same stable codes as ours.
@@ -111,6 +117,8 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
     reply.code(404).send(errorBody(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`))
   })
 
+  limitConnections(fastify, config.http.maxConnections, config.http.maxConnectionsPerIp)
+
   // DNS-rebinding protection on every route of the app (not on a host app's own routes).
   const publicUrl = config.http.publicUrl
   fastify.addHook('onRequest', createRequestGuard({
@@ -143,7 +151,7 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
     pingIntervalMs: config.sse.pingIntervalMs
   })
   await fastify.register(streamsPlugin, { sse: config.sse })
-  await fastify.register(ticketsPlugin, { ttlSeconds: config.auth.ticketTtlSeconds })
+  await fastify.register(ticketsPlugin, { ttlSeconds: config.auth.ticketTtlSeconds, maxPerPrincipal: config.auth.maxTicketsPerPrincipal })
   if (config.http.metrics) await fastify.register(metricsPlugin)
   await registerRateLimit(fastify, config.limits)
 

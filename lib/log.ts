@@ -1,8 +1,20 @@
 import type { FastifyRequest } from 'fastify'
 
-/** A URL fit for a log line: stream tickets are credentials, so their value never reaches it. */
+/**
+ * A URL fit for a log line: stream tickets are credentials, so their value never reaches it.
+ * Parameter names are decoded first, so `?%74icket=` is caught like `?ticket=`.
+ */
 export function redactUrl (url: string): string {
-  return url.replace(/([?&]ticket=)[^&]*/gi, '$1[redacted]')
+  const q = url.indexOf('?')
+  if (q < 0) return url
+  const parts = url.slice(q + 1).split('&').map((pair) => {
+    const eq = pair.indexOf('=')
+    const name = eq < 0 ? pair : pair.slice(0, eq)
+    let decoded: string
+    try { decoded = decodeURIComponent(name.replace(/\+/g, ' ')) } catch { decoded = name }
+    return decoded.trim().toLowerCase() === 'ticket' ? `${name}=[redacted]` : pair
+  })
+  return `${url.slice(0, q)}?${parts.join('&')}`
 }
 
 /**

@@ -23,8 +23,14 @@ export function blockedReason (address: string): string | null {
     return `IPv4-mapped ${range === 'unicast' ? 'address' : range}`
   }
   const range = parsed.range()
-  return range === 'unicast' ? null : range
+  if (range !== 'unicast') return range
+  // ipaddr.js calls much of ::/8 "unicast", IPv4-compatible ::a.b.c.d included; only the
+  // global unicast block 2000::/3 is public in IPv6.
+  if (parsed.kind() === 'ipv6' && !(parsed as ipaddr.IPv6).match(GLOBAL_UNICAST)) return 'not global unicast (IPv4-compatible or reserved)'
+  return null
 }
+
+const GLOBAL_UNICAST = ipaddr.parseCIDR('2000::/3') as [ipaddr.IPv6, number]
 
 export class BlockedDestinationError extends Error {
   override name = 'BlockedDestinationError'

@@ -15,6 +15,8 @@ export interface Principal {
   /** The token's `sub`, for JWT principals. */
   subject?: string
   scopes: string[]
+  /** When the credential expires (JWT exp, ms since the epoch); streams end then. */
+  expiresAt?: number
 }
 
 export interface AuthPluginOptions {
@@ -116,7 +118,9 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string) 
         throw unauthorized('token sub claim must be a non-empty string', metadataUrl)
       }
       const sub = payload.sub
-      return { id: `jwt:${sub}`, kind: 'jwt', subject: sub, scopes: scopesOf(payload) }
+      const principal: Principal = { id: `jwt:${sub}`, kind: 'jwt', subject: sub, scopes: scopesOf(payload) }
+      if (typeof payload.exp === 'number') principal.expiresAt = payload.exp * 1000
+      return principal
     } catch (err) {
       if (err instanceof AppError) throw err
       const original = (err as { originalError?: unknown }).originalError

@@ -24,6 +24,8 @@ export interface ServeOptions {
   onClose?: () => void
   /** Called when the client left and did not come back in time (default: abort the session's calls). */
   onAbandoned?: () => void
+  /** When the caller's credential expires: the stream ends then, and the client reconnects with a fresh one. */
+  expiresAt?: number
 }
 
 /** A well-formed event id: the memory store's `n` or Redis' `ms-seq`. */
@@ -91,9 +93,14 @@ export function createStreams (
     let wake: (() => void) | null = null
     const unwatch = store.watch(o.sessionId, () => { dirty = true; wake?.() })
 
+    const expiry = o.expiresAt === undefined
+      ? undefined
+      : setTimeout(() => stream.end('token expired; reconnect with a fresh token'), Math.min(Math.max(0, o.expiresAt - Date.now()), 2 ** 31 - 1))
+    expiry?.unref()
     const cleanup = () => {
       if (closed) return
       closed = true
+      clearTimeout(expiry)
       unwatch()
       wake?.()
       if (live.get(key) === stream) live.delete(key)

@@ -31,6 +31,7 @@ const eventsRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     fastify.streams.serve(reply, {
       sessionId,
       owner: principal.id,
+      expiresAt: principal.expiresAt,
       lastEventId,
       gapFrame: () => ({
         data: errorFrame(null, 'frames_dropped',

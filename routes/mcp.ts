@@ -115,7 +115,7 @@ const mcpRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
       return reply.code(202).send()
     }
 
-    const exchange = createExchange(fastify, reply, { sessionId, owner: principal.id, canStream, jsonWindowMs: opts.jsonWindowMs })
+    const exchange = createExchange(fastify, reply, { sessionId, owner: principal.id, expiresAt: principal.expiresAt, canStream, jsonWindowMs: opts.jsonWindowMs })
     const log = request.log.child({ sessionId })
     const scope = sessionScope(fastify, sessionId)
     const channel = exchange.channel()
@@ -175,13 +175,14 @@ const mcpRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
       const tag = last.slice(0, cut)
       const prefix = `${tag}${STREAM_ID_SEPARATOR}`
       fastify.streams.serve(reply, {
-        sessionId, owner: principal.id, lastEventId: last.slice(cut + 1), stream: tag, idPrefix: prefix, key: `mcp:${sessionId}:${tag}`, gapFrame: mcpGapNotice
+        sessionId, owner: principal.id, expiresAt: principal.expiresAt, lastEventId: last.slice(cut + 1), stream: tag, idPrefix: prefix, key: `mcp:${sessionId}:${tag}`, gapFrame: mcpGapNotice
       })
       return reply
     }
     fastify.streams.serve(reply, {
       sessionId,
       owner: principal.id,
+      expiresAt: principal.expiresAt,
       // Without Last-Event-ID the stream carries only what comes next.
       lastEventId: last && last !== '' ? last : await fastify.sessions.head(sessionId),
       key: `mcp:${sessionId}`,

@@ -37,6 +37,7 @@ const sseRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
     fastify.streams.serve(reply, {
       sessionId,
       owner: principal.id,
+      expiresAt: principal.expiresAt,
       lastEventId: null,
       preamble: `event: endpoint\ndata: ${fastify.prefix}/messages?sessionId=${sessionId}\n\n`,
       gapFrame: mcpGapNotice,

@@ -20,7 +20,8 @@ export const AuthOptionsSchema = Type.Object({
   jwksMaxAgeMs: Ms(600_000),
   jwksTimeoutMs: Ms(5_000),
   maxHeaderBytes: Ms(8192),
-  ticketTtlSeconds: Type.Integer({ minimum: 1, maximum: 60, default: 60 })
+  ticketTtlSeconds: Type.Integer({ minimum: 1, maximum: 60, default: 60 }),
+  maxTicketsPerPrincipal: Type.Integer({ minimum: 1, default: 32 })
 }, { additionalProperties: false })
 
 export const SessionOptionsSchema = Type.Object({
@@ -73,6 +74,10 @@ export const HttpOptionsSchema = Type.Object({
   publicUrl: Type.Optional(Type.String({ minLength: 1 })),
   // More Host values to accept besides loopback names and PUBLIC_URL's host ("*": any).
   allowedHosts: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+  // Open sockets the server accepts (file descriptors are finite), and per client address
+  // (0: no per-address cap; behind a load balancer every client shares its address).
+  maxConnections: Type.Integer({ minimum: 1, default: 16_384 }),
+  maxConnectionsPerIp: Type.Integer({ minimum: 0, default: 0 }),
   // Origins allowed on MCP endpoints besides localhost (DNS-rebinding protection).
   allowedOrigins: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
   // CORS is off unless origins are listed.

@@ -35,7 +35,7 @@ t.test('address classifier', async (t) => {
     ['::1', /loopback/], ['::', /unspecified/], ['fe80::1', /linkLocal/], ['fc00::1', /uniqueLocal/], ['fd12:3456::1', /uniqueLocal/],
     ['ff02::1', /multicast/], ['::ffff:127.0.0.1', /IPv4-mapped loopback/], ['::ffff:8.8.8.8', /IPv4-mapped/],
     ['64:ff9b::7f00:1', /rfc6052/], ['2002:7f00:1::', /6to4/], ['2001::1', /teredo/], ['2001:db8::1', /reserved/],
-    ['[::1]', /loopback/], ['not-an-ip', /not an IP/]
+    ['[::1]', /loopback/], ['::7f00:1', /IPv4-compatible/], ['::a00:1', /IPv4-compatible/], ['not-an-ip', /not an IP/]
   ]
   for (const [address, reason] of blocked) t.match(blockedReason(address), reason, `${address} is blocked`)
   for (const address of ['8.8.8.8', '93.184.215.14', '1.1.1.1', '2606:4700:4700::1111', '2a00:1450:4001::200e']) {
@@ -50,7 +50,7 @@ t.test('private destinations are refused by default', async (t) => {
   const port = target.port
   const urls = [
     `http://127.0.0.1:${port}/`, `http://localhost:${port}/`, `http://[::1]:${port}/`,
-    `http://[::ffff:127.0.0.1]:${port}/`, `http://[::ffff:7f00:1]:${port}/`,
+    `http://[::ffff:127.0.0.1]:${port}/`, `http://[::ffff:7f00:1]:${port}/`, `http://[::7f00:1]:${port}/`,
     `http://2130706433:${port}/`, `http://0x7f000001:${port}/`, `http://0177.0.0.1:${port}/`, `http://127.1:${port}/`,
     'http://169.254.169.254/latest/meta-data/', 'http://10.0.0.1/', 'http://[fd00::1]/', 'http://0.0.0.0/'
   ]

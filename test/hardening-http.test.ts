@@ -56,3 +56,52 @@ t.test('bad PUBLIC_URL and origin settings fail at start, naming the variable', 
     await app.close()
   }
 })
+
+t.test('sockets are capped in all and per address; idle ones do not hold the server', async (t) => {
+  const net = await import('node:net')
+  const { options } = await import('../app.js')
+  t.equal((options as { keepAliveTimeout?: number }).keepAliveTimeout, 10_000, 'idle keep-alive sockets close after 10 s')
+  const srv = await startApp({ http: { maxConnectionsPerIp: 20 } })
+  t.teardown(srv.close)
+  t.equal(srv.app.server.headersTimeout, 10_000, 'headers must arrive within 10 s')
+  const port = Number(new URL(srv.url).port)
+  const sockets = await Promise.all(Array.from({ length: 25 }, () => new Promise<import('node:net').Socket>((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => resolve(s))
+    s.on('error', () => {})
+  })))
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.equal(sockets.filter((s) => s.destroyed || s.readyState !== 'open').length, 5, 'sockets over the per-address cap are closed at once')
+  for (const s of sockets) s.destroy()
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal((await request('GET', `${srv.url}/health`)).status, 200, 'the server answers once they are gone')
+})
+
+t.test('tickets are capped per principal; batches are bounded', async (t) => {
+  const srv = await startApp({ auth: { maxTicketsPerPrincipal: 3 } })
+  t.teardown(srv.close)
+  const statuses = []
+  for (let i = 0; i < 4; i++) statuses.push((await request('POST', `${srv.url}/events/ticket?session_id=t${i}`, { headers: AUTH })).status)
+  t.same(statuses, [200, 200, 200, 429], 'the fourth unused ticket is refused')
+  const init = await request('POST', `${srv.url}/mcp`, {
+    headers: { ...AUTH, accept: 'application/json' },
+    body: { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'b', version: '1' } } }
+  })
+  const headers = { ...AUTH, accept: 'application/json', 'mcp-session-id': init.headers['mcp-session-id'] as string, 'mcp-protocol-version': '2025-03-26' }
+  const huge = Array.from({ length: 1900 }, () => ({ jsonrpc: '2.0', method: 'n' }))
+  const res = await request('POST', `${srv.url}/mcp`, { headers, body: huge })
+  t.equal(res.status, 400, 'a batch of thousands of messages is refused whole')
+  t.match(res.json().error.message, /at most 100 messages/)
+})
+
+t.test('a stream ends when the token that opened it expires', async (t) => {
+  const { makeKeyPair: pairOf, signToken } = await import('./jwt-keys.js')
+  const { SseClient } = await import('./helper.js')
+  const pair = pairOf()
+  const srv = await startApp({ auth: { jwtKey: pair.publicPem, clockToleranceSeconds: 0 } })
+  t.teardown(srv.close)
+  const token = signToken(pair, { exp: Math.floor(Date.now() / 1000) + 2 })
+  const stream = await SseClient.open(`${srv.url}/events?session_id=exp`, { authorization: `Bearer ${token}` })
+  t.equal(stream.status, 200)
+  await stream.until((c) => c.ended, 5000, 'the stream to end at exp')
+  t.ok(stream.comments.some((c) => /token expired/.test(c)), 'with a comment saying why')
+})

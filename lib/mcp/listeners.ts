@@ -68,7 +68,7 @@ export function createListeners (store: SessionStore, opts: { maxPerPrincipal: n
   }
 
   return {
-    listen (reply: FastifyReply, o: { id: JsonRpcId, params: Record<string, unknown>, principal: string }) {
+    listen (reply: FastifyReply, o: { id: JsonRpcId, params: Record<string, unknown>, principal: string, expiresAt?: number }) {
       let filter: Filter
       try {
         filter = honoured(o.params.notifications)
@@ -106,6 +106,12 @@ export function createListeners (store: SessionStore, opts: { maxPerPrincipal: n
         else perOwner.delete(o.principal)
       }
       raw.once('close', cleanup)
+      // A listener lives no longer than the token that opened it.
+      if (o.expiresAt !== undefined) {
+        const expiry = setTimeout(() => listener.end(true), Math.min(Math.max(0, o.expiresAt - Date.now()), 2 ** 31 - 1))
+        expiry.unref()
+        raw.once('close', () => clearTimeout(expiry))
+      }
       live.add(listener)
       perOwner.set(o.principal, owned + 1)
       listener.write({ jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { _meta: { [SUBSCRIPTION_ID]: o.id }, notifications: filter } })

@@ -94,7 +94,7 @@ export async function answerModern (app: FastifyInstance, request: FastifyReques
 
   if (method === 'subscriptions/listen') {
     finished = true
-    return app.mcp.listeners.listen(reply, { id, params, principal: principal.id })
+    return app.mcp.listeners.listen(reply, { id, params, principal: principal.id, expiresAt: principal.expiresAt })
   }
 
   // The answer: plain JSON unless the handler sends something first.

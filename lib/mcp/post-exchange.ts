@@ -10,6 +10,7 @@ import { mcpGapNotice } from '../../routes/sse.js'
 export interface ExchangeOptions {
   sessionId: string
   owner: string
+  expiresAt?: number
   /** The client accepts text/event-stream, so the answer may become a stream. */
   canStream: boolean
   /** How long a request may take before its answer becomes a stream rather than plain JSON. */
@@ -60,6 +61,7 @@ export function createExchange (app: FastifyInstance, reply: FastifyReply, o: Ex
       app.streams.serve(reply, {
         sessionId: o.sessionId,
         owner: o.owner,
+        expiresAt: o.expiresAt,
         lastEventId: primed,
         stream: tag,
         idPrefix: prefix,
