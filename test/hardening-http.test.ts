@@ -105,3 +105,17 @@ t.test('a stream ends when the token that opened it expires', async (t) => {
   await stream.until((c) => c.ended, 5000, 'the stream to end at exp')
   t.ok(stream.comments.some((c) => /token expired/.test(c)), 'with a comment saying why')
 })
+
+t.test('a request id already in flight cannot take a second slot', async (t) => {
+  const { testTools } = await import('./tools-fixture.js')
+  const { tools, aborted } = testTools()
+  const srv = await startApp({ tools, mcp: { jsonWindowMs: 0 } })
+  t.teardown(srv.close)
+  const call = (tag: string) => ({ type: 'call_tool', request_id: 'same', data: { name: 'sleep', arguments: { ms: 2000, tag } } })
+  t.equal((await request('POST', `${srv.url}/message?session_id=dup`, { headers: AUTH, body: call('first') })).status, 202)
+  const second = await request('POST', `${srv.url}/message?session_id=dup`, { headers: AUTH, body: call('second') })
+  t.equal(second.status, 409, 'the envelope refuses a duplicate id')
+  t.equal(second.json().code, 'duplicate_request_id')
+  await request('DELETE', `${srv.url}/events?session_id=dup`, { headers: AUTH }).catch(() => {})
+  t.same(aborted, [], 'nothing escaped its slot')
+})
