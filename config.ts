@@ -3,7 +3,7 @@ import { AppOptionsSchema, type AppConfig } from './schemas/options.js'
 import { ConfigError } from './lib/errors.js'
 
 type Section = keyof AppConfig
-type Parse = 'string' | 'secret' | 'int' | 'bool' | 'list'
+type Parse = 'string' | 'secret' | 'int' | 'bool' | 'list' | 'url'
 
 // Each environment variable and the option it sets. Errors name the variable, so a bad
 // deployment setting is found from the message alone.
@@ -12,7 +12,7 @@ const ENV: Record<string, [Section, string, Parse]> = {
   ALLOW_LOCAL_BEARER: ['auth', 'allowLocalBearer', 'bool'],
   AUTH_ANONYMOUS_LOOPBACK: ['auth', 'anonymous', 'bool'],
   JWT_KEY: ['auth', 'jwtKey', 'string'],
-  JWT_ISSUER: ['auth', 'jwtIssuer', 'string'],
+  JWT_ISSUER: ['auth', 'jwtIssuer', 'url'],
   JWT_AUDIENCE: ['auth', 'jwtAudience', 'string'],
   JWT_CLOCK_TOLERANCE_SECONDS: ['auth', 'clockToleranceSeconds', 'int'],
   JWKS_COOLDOWN_MS: ['auth', 'jwksCooldownMs', 'int'],
@@ -27,7 +27,7 @@ const ENV: Record<string, [Section, string, Parse]> = {
   MAX_SESSIONS_PER_PRINCIPAL: ['sessions', 'maxSessionsPerPrincipal', 'int'],
   MAX_BYTES_PER_PRINCIPAL: ['sessions', 'maxBytesPerPrincipal', 'int'],
   MAX_RETAINED_BYTES: ['sessions', 'maxTotalBytes', 'int'],
-  REDIS_URL: ['sessions', 'redisUrl', 'string'],
+  REDIS_URL: ['sessions', 'redisUrl', 'url'],
   REDIS_KEY_PREFIX: ['sessions', 'redisKeyPrefix', 'string'],
   SSE_PING_INTERVAL_MS: ['sse', 'pingIntervalMs', 'int'],
   SSE_WRITE_TIMEOUT_MS: ['sse', 'writeTimeoutMs', 'int'],
@@ -46,7 +46,7 @@ const ENV: Record<string, [Section, string, Parse]> = {
   FETCH_URL_ALLOWED_HOSTS: ['fetchUrl', 'allowedHosts', 'list'],
   ALLOWED_ORIGINS: ['http', 'allowedOrigins', 'list'],
   ALLOWED_HOSTS: ['http', 'allowedHosts', 'list'],
-  PUBLIC_URL: ['http', 'publicUrl', 'string'],
+  PUBLIC_URL: ['http', 'publicUrl', 'url'],
   MAX_CONNECTIONS: ['http', 'maxConnections', 'int'],
   MAX_CONNECTIONS_PER_IP: ['http', 'maxConnectionsPerIp', 'int'],
   CORS_ORIGINS: ['http', 'corsOrigins', 'list'],
@@ -64,18 +64,27 @@ const ENV: Record<string, [Section, string, Parse]> = {
 
 export { ConfigError }
 
-function parse (name: string, raw: string, kind: Parse): unknown {
+/** What a whole-number setting allows, in words, from its schema. */
+function wholeNumber (section: Section, key: string): string {
+  const schema = (AppOptionsSchema.properties[section].properties as Record<string, { minimum?: number, maximum?: number }>)[key]
+  const min = schema?.minimum ?? 0
+  const range = schema?.maximum !== undefined ? ` from ${min} to ${schema.maximum}` : min > 0 ? ` of ${min} or more` : ''
+  return `${min > 0 ? 'a positive' : 'a'} whole number${range}`
+}
+
+function parse (name: string, raw: string, kind: Parse, section: Section, key: string): unknown {
   const value = raw.trim()
   switch (kind) {
     case 'string':
-    case 'secret': return value
+    case 'secret':
+    case 'url': return value
     case 'list': return value === '' ? [] : value.split(',').map((s) => s.trim()).filter(Boolean)
     case 'bool':
       if (/^(1|true|yes|on)$/i.test(value)) return true
       if (/^(0|false|no|off)$/i.test(value)) return false
-      throw new ConfigError(`${name} must be true or false, got "${raw}"`)
+      throw new ConfigError(`invalid setting ${name}: "${raw}" must be true or false`)
     case 'int':
-      if (!/^\d+$/.test(value)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`)
+      if (!/^\d+$/.test(value)) throw new ConfigError(`invalid setting ${name}: "${raw}" must be ${wholeNumber(section, key)}`)
       return Number(value)
   }
 }
@@ -91,7 +100,14 @@ export function configFromEnv (env: NodeJS.ProcessEnv = process.env): PartialCon
     if (raw !== undefined && raw.trim() === '' && kind === 'secret') throw new ConfigError(`${name} is set but empty; give it a value or unset it`)
     if (raw === undefined || raw === '') continue
     out[section] ??= {}
-    out[section][key] = parse(name, raw, kind)
+    out[section][key] = parse(name, raw, kind, section, key)
+  }
+  // Read by fastify-cli, not by the app; checked here so a typo is named, not a stack trace.
+  for (const name of ['PORT'] as const) {
+    const raw = env[name]
+    if (raw !== undefined && raw !== '' && (!/^\d+$/.test(raw.trim()) || Number(raw) > 65535)) {
+      throw new ConfigError(`invalid setting ${name}: "${raw}" must be a port number from 0 to 65535`)
+    }
   }
   return out as PartialConfig
 }
@@ -116,6 +132,30 @@ export function resolveConfig (...layers: PartialConfig[]): AppConfig {
   }
   const config = Value.Default(AppOptionsSchema, merged)
   const first = Value.Errors(AppOptionsSchema, config).First()
-  if (first) throw new ConfigError(`invalid setting ${envNameFor(first.path)}: ${first.message}`)
+  if (first) {
+    const [section, key] = first.path.split('/').filter(Boolean)
+    const allowed = typeof first.value === 'number' && first.schema.type === 'integer' ? `must be ${wholeNumber(section as Section, key)}` : first.message.toLowerCase()
+    throw new ConfigError(`invalid setting ${envNameFor(first.path)}: ${JSON.stringify(first.value)} ${allowed.replace(/^expected/, 'expected')}`)
+  }
+  checkUrls(config as AppConfig)
   return config as AppConfig
+}
+
+const URL_SETTINGS: Array<[string, (c: AppConfig) => string | undefined, string[]]> = [
+  ['REDIS_URL (sessions.redisUrl)', (c) => c.sessions.redisUrl, ['redis:', 'rediss:']],
+  ['JWT_ISSUER (auth.jwtIssuer)', (c) => c.auth.jwtIssuer, ['https:', 'http:']],
+  ['PUBLIC_URL (http.publicUrl)', (c) => c.http.publicUrl, ['https:', 'http:']]
+]
+
+/** URL settings must parse and use a scheme that can work, or start fails naming them. */
+function checkUrls (config: AppConfig): void {
+  for (const [name, get, schemes] of URL_SETTINGS) {
+    const value = get(config)
+    if (value === undefined) continue
+    let url: URL | undefined
+    try { url = new URL(value) } catch { /* reported below */ }
+    if (!url || !schemes.includes(url.protocol)) {
+      throw new ConfigError(`invalid setting ${name}: "${value}" must be a URL starting with ${schemes.map((s) => `${s}//`).join(' or ')}`)
+    }
+  }
 }

@@ -19,4 +19,9 @@ export class AppError extends Error {
 /** A setting that cannot work: start fails with a message that names the setting. */
 export class ConfigError extends Error {
   override name = 'ConfigError'
+  constructor (message: string) {
+    super(message)
+    // A configuration mistake is reported as one line: where in our code it was found is noise.
+    this.stack = `${this.name}: ${message}`
+  }
 }

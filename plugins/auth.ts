@@ -1,4 +1,4 @@
-import { timingSafeEqual, createHash } from 'node:crypto'
+import { createHash, createPublicKey, timingSafeEqual } from 'node:crypto'
 import fp from 'fastify-plugin'
 import { createVerifier, TokenError } from 'fast-jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -71,6 +71,14 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string) 
     ? createJwks({ issuer: opts.jwtIssuer, timeoutMs: opts.jwksTimeoutMs, cooldownMs: opts.jwksCooldownMs, maxAgeMs: opts.jwksMaxAgeMs })
     : undefined
   const staticKey = opts.jwtKey?.replace(/\\n/g, '\n')
+  if (staticKey !== undefined) {
+    try {
+      const key = createPublicKey(staticKey)
+      if (key.asymmetricKeyType !== 'rsa') throw new Error('not RSA')
+    } catch {
+      throw new ConfigError('invalid setting JWT_KEY (auth.jwtKey): must be an RSA public key in PEM ("-----BEGIN PUBLIC KEY-----…")')
+    }
+  }
 
   const verifyJwt = jwks || staticKey
     ? createVerifier({

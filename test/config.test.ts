@@ -26,8 +26,8 @@ t.test('environment variables map to options', async (t) => {
 })
 
 t.test('invalid values name the variable', async (t) => {
-  t.throws(() => configFromEnv({ SESSION_TTL_SECONDS: 'soon' }), new ConfigError('SESSION_TTL_SECONDS must be a whole number, got "soon"'))
-  t.throws(() => configFromEnv({ DEMO_PAGE: 'maybe' }), /DEMO_PAGE must be true or false/)
+  t.throws(() => configFromEnv({ SESSION_TTL_SECONDS: 'soon' }), new ConfigError('invalid setting SESSION_TTL_SECONDS: "soon" must be a positive whole number of 1 or more'))
+  t.throws(() => configFromEnv({ DEMO_PAGE: 'maybe' }), /invalid setting DEMO_PAGE: "maybe" must be true or false/)
   t.throws(() => resolveConfig(configFromEnv({ SESSION_TTL_SECONDS: '0' })), /SESSION_TTL_SECONDS \(sessions.ttlSeconds\)/)
   t.throws(() => resolveConfig(configFromEnv({ TICKET_TTL_SECONDS: '600' })), /TICKET_TTL_SECONDS/)
   t.throws(() => resolveConfig({ sessions: { bogus: 1 } as never }), /sessions/)
@@ -39,4 +39,13 @@ t.test('registering with bad options fails start with the message', async (t) =>
   app.register(dataPulse, { env: false, sessions: { ttlSeconds: -5 } })
   await t.rejects(app.ready(), /sessions.ttlSeconds/)
   await app.close()
+})
+
+t.test('every environment variable is documented in docs/configuration.md', async (t) => {
+  const { readFile } = await import('node:fs/promises')
+  const doc = await readFile(new URL('../docs/configuration.md', import.meta.url), 'utf8')
+  const source = await readFile(new URL('../config.ts', import.meta.url), 'utf8')
+  const names = [...source.matchAll(/^ {2}([A-Z][A-Z0-9_]+): \[/gm)].map((m) => m[1])
+  t.ok(names.length > 40, `${names.length} variables`)
+  for (const name of names) t.match(doc, new RegExp(`\\| \`${name}\``), `${name} is in the table`)
 })
