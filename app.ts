@@ -119,6 +119,12 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
 
   limitConnections(fastify, config.http.maxConnections, config.http.maxConnectionsPerIp)
 
+  // Request lines of our routes go through our serializer whatever logger the host configured
+  // (fastify start without -o, an embedding app): ticket values never reach a log.
+  fastify.addHook('onRoute', (route) => {
+    route.logSerializers = { req: loggerOptions.serializers.req, ...route.logSerializers }
+  })
+
   // DNS-rebinding protection on every route of the app (not on a host app's own routes).
   const publicUrl = config.http.publicUrl
   fastify.addHook('onRequest', createRequestGuard({

@@ -1,5 +1,6 @@
 // A host Fastify app that embeds DataPulseSSE under /datapulse and adds its own tool.
-// Run after `npm run build`:  node examples/custom-tool.mjs   (PORT=3000 by default)
+// Run after `npm run build`:  LOCAL_BEARER_TOKEN=change-me node examples/custom-tool.mjs   (PORT=3000 by default)
+// then: curl -X POST -H "Authorization: Bearer change-me" -H "Content-Type: application/json" "http://127.0.0.1:3000/datapulse/message?session_id=s1" -d '{"type":"call_tool","request_id":"r1","data":{"name":"roll_dice","sides":20}}'
 import Fastify from 'fastify'
 import { Type } from '@sinclair/typebox'
 import dataPulse, { defineTool } from 'datapulse-sse'
@@ -17,7 +18,7 @@ export async function build (options = {}) {
   await app.register(dataPulse, {
     prefix: '/datapulse',
     tools: [rollDice],
-    auth: { bearerToken: options.token ?? 'example_token' },
+    auth: { bearerToken: options.token ?? process.env.LOCAL_BEARER_TOKEN ?? 'change-me' },
     env: false
   })
   return app

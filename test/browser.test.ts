@@ -42,6 +42,17 @@ t.test('demo page in real Chromium: ticket, EventSource, get_time', async (t) =>
   await page.click('#list')
   await page.locator('#frames li', { hasText: 'list_tools' }).first().waitFor({ timeout: 10_000 })
 
+  // The stream drops (another stream takes the session over); meanwhile a result arrives. The page
+  // fetches a new ticket by itself and resumes from its last event id: the result is shown.
+  const session = await page.inputValue('#session')
+  const { SseClient, post } = await import('./helper.js')
+  const thief = await SseClient.open(`${srv.url}/events?session_id=${session}`)
+  t.teardown(() => thief.close())
+  await post(srv.url, `/message?session_id=${session}`, { type: 'call_tool', request_id: 'while-away', data: { name: 'get_time' } })
+  await page.locator('#frames li', { hasText: 'while-away' }).first().waitFor({ timeout: 15_000 })
+  await page.waitForSelector('#status.open', { timeout: 10_000 })
+  t.pass('after a drop the page reconnected by itself and showed what it missed')
+
   const dir = new URL('./artifacts/', import.meta.url)
   mkdirSync(dir, { recursive: true })
   await page.screenshot({ path: new URL('demo-page.png', dir).pathname, fullPage: true })
