@@ -28,6 +28,7 @@ const ENV: Record<string, [Section, string, Parse]> = {
   MAX_BYTES_PER_PRINCIPAL: ['sessions', 'maxBytesPerPrincipal', 'int'],
   MAX_RETAINED_BYTES: ['sessions', 'maxTotalBytes', 'int'],
   REDIS_URL: ['sessions', 'redisUrl', 'url'],
+  REDIS_CLUSTER_NODES: ['sessions', 'redisClusterNodes', 'list'],
   REDIS_KEY_PREFIX: ['sessions', 'redisKeyPrefix', 'string'],
   SSE_PING_INTERVAL_MS: ['sse', 'pingIntervalMs', 'int'],
   SSE_WRITE_TIMEOUT_MS: ['sse', 'writeTimeoutMs', 'int'],
@@ -138,6 +139,11 @@ export function resolveConfig (...layers: PartialConfig[]): AppConfig {
     throw new ConfigError(`invalid setting ${envNameFor(first.path)}: ${JSON.stringify(first.value)} ${allowed.replace(/^expected/, 'expected')}`)
   }
   checkUrls(config as AppConfig)
+  for (const node of (config as AppConfig).sessions.redisClusterNodes) {
+    if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(node)) {
+      throw new ConfigError(`invalid setting REDIS_CLUSTER_NODES (sessions.redisClusterNodes): "${node}" must be host:port`)
+    }
+  }
   return config as AppConfig
 }
 

@@ -23,6 +23,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
   const topics = new Map<string, Set<string>>()
   const listeners = new Set<(message: string) => void>()
   const secret = randomBytes(32).toString('base64url')
+  const counters = new Map<string, { count: number, resetAt: number }>()
   // Retained bytes, per principal and in all: the bounds that keep one client from taking the heap.
   const owners = new Map<string, { sessions: number, bytes: number }>()
   const maxTotalBytes = opts.maxTotalBytes || Math.floor(getHeapStatistics().heap_size_limit / 4)
@@ -40,6 +41,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
   // is in use, so it is refreshed instead of expired.
   const sweep = setInterval(() => {
     const now = Date.now()
+    for (const [key, c] of counters) if (c.resetAt <= now) counters.delete(key)
     for (const [id, s] of sessions) {
       if (s.watchers.size > 0) s.lastActive = now
       else if (now - s.lastActive > ttlMs) {
@@ -219,6 +221,14 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
 
     async secret () { return secret },
 
+    async hit (key, windowMs) {
+      const now = Date.now()
+      let counter = counters.get(key)
+      if (!counter || counter.resetAt <= now) counters.set(key, counter = { count: 0, resetAt: now + windowMs })
+      counter.count++
+      return { count: counter.count, ttlMs: counter.resetAt - now }
+    },
+
     async broadcast (message) {
       for (const listener of listeners) listener(message)
     },
@@ -244,6 +254,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       clearInterval(sweep)
       sessions.clear()
       owners.clear()
+      counters.clear()
       topics.clear()
       listeners.clear()
     }

@@ -1,38 +1,35 @@
 // Lua scripts run atomically inside Redis, so two instances never interleave the steps of an
-// open, a publish with its trimming, or a cursor move.
-// Keys: a session is a hash (owner, createdAt, cursor, bytes, trimmed) and a stream (its log);
-// a sorted set indexes live sessions by expiry time for MAX_SESSIONS.
+// open, a publish with its trimming, or a cursor move. Every script touches only the keys of one
+// session, which share the hash tag {sessionId}: in a Redis Cluster they live in one slot, and the
+// session's wake-up channel (sharded pub/sub, SPUBLISH) hashes to that slot too.
+// Keys: a session is a hash (owner, createdAt, cursor, bytes, trimmed, last, v:* values) and a
+// stream (its log).
 
-/** KEYS: meta, log, index. ARGV: owner, now ms, ttl s, max sessions. → createdAt | "new:"createdAt | "forbidden" | "full" */
+/** KEYS: meta, log. ARGV: owner, now ms, ttl s. → createdAt | "new:"createdAt | "forbidden" */
 export const OPEN = `
 local owner = redis.call('HGET', KEYS[1], 'owner')
-local now = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 if owner then
   if owner ~= ARGV[1] then return 'forbidden' end
 else
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-  if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[4]) then return 'full' end
   redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'createdAt', ARGV[2], 'cursor', '0-0', 'bytes', 0, 'trimmed', '0-0')
   redis.call('EXPIRE', KEYS[1], ttl)
-  redis.call('ZADD', KEYS[3], now + ttl * 1000, KEYS[1])
   return 'new:' .. ARGV[2]
 end
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('EXPIRE', KEYS[2], ttl)
-redis.call('ZADD', KEYS[3], now + ttl * 1000, KEYS[1])
 return redis.call('HGET', KEYS[1], 'createdAt')
 `
 
 /**
- * KEYS: meta, log, index. ARGV: event name ("" for none), data, max events, max bytes, ttl s,
- * now ms, wake channel, session id, stream ("" for the main one). → the new entry id | "missing"
+ * KEYS: meta, log. ARGV: event name ("" for none), data, max events, max bytes, ttl s, wake
+ * channel, stream ("" for the main one). → the new entry id | "missing"
  */
 export const PUBLISH = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
 local fields = {'d', ARGV[2]}
 if ARGV[1] ~= '' then table.insert(fields, 'e'); table.insert(fields, ARGV[1]) end
-if ARGV[9] ~= '' then table.insert(fields, 's'); table.insert(fields, ARGV[9]) end
+if ARGV[7] ~= '' then table.insert(fields, 's'); table.insert(fields, ARGV[7]) end
 local id = redis.call('XADD', KEYS[2], '*', unpack(fields))
 redis.call('HSET', KEYS[1], 'last', id)
 local bytes = redis.call('HINCRBY', KEYS[1], 'bytes', string.len(ARGV[2]))
@@ -55,8 +52,8 @@ end
 local ttl = tonumber(ARGV[5])
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('EXPIRE', KEYS[2], ttl)
-redis.call('ZADD', KEYS[3], tonumber(ARGV[6]) + ttl * 1000, KEYS[1])
-redis.call('PUBLISH', ARGV[7], ARGV[8])
+-- Only instances that hold a reader of this session are subscribed to its channel.
+redis.call('SPUBLISH', ARGV[6], id)
 return id
 `
 
@@ -75,12 +72,11 @@ if c > a or (c == a and d > b) then redis.call('HSET', KEYS[1], 'cursor', ARGV[1
 return 1
 `
 
-/** KEYS: meta, log, index. ARGV: ttl s, now ms. Keeps a session with a live reader alive. */
+/** KEYS: meta, log. ARGV: ttl s. Keeps a session with a live reader alive. */
 export const TOUCH = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[1]))
-redis.call('ZADD', KEYS[3], tonumber(ARGV[2]) + tonumber(ARGV[1]) * 1000, KEYS[1])
 return 1
 `
 
@@ -99,3 +95,12 @@ if v then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return v
 `
 }
+
+/** KEYS: counter. ARGV: window ms. A fixed-window counter: → {count, ttl ms}. */
+export const HIT = `
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1])) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1])); ttl = tonumber(ARGV[1]) end
+return {count, ttl}
+`

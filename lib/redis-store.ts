@@ -1,8 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { randomBytes } from 'node:crypto'
-import { createClient } from 'redis'
 import { AppError } from './errors.js'
-import { ACK, OPEN, PUBLISH, TAKE, TOUCH } from './redis-scripts.js'
+import { ACK, HIT, OPEN, PUBLISH, TAKE, TOUCH } from './redis-scripts.js'
+import { connectRedis } from './redis-connect.js'
 import type { ReadResult, SessionStore, StoredEvent } from './session-store.js'
 import type { SessionOptions } from '../schemas/options.js'
 
@@ -23,17 +23,17 @@ function exclusive (id: string): string {
 }
 
 /**
- * Sessions and their logs in Redis, so a POST on one instance reaches a stream held by another.
+ * Sessions and their logs in Redis, so a POST on one instance reaches a stream held by another;
+ * a single Redis (`REDIS_URL`) or a Redis Cluster (`REDIS_CLUSTER_NODES`).
  *
- * Connections: two per instance, whatever the number of streams. One runs commands; one is
- * subscribed to a single wake-up channel carrying the id of every session that got an event, and
- * wakes this instance's readers of that session, which then XRANGE what is new. No reader blocks a
- * connection (no XREAD BLOCK per stream).
+ * Connections: a few per instance, whatever the number of streams: one runs commands; the
+ * subscriber holds the broadcast channel and, per session that has a reader on this instance, that
+ * session's wake-up channel (sharded pub/sub, in the session's own slot). A publish therefore wakes
+ * only the instances reading that session, and the cost of a publish does not grow with the
+ * fleet. Woken readers XRANGE what is new; no reader blocks a connection (no XREAD BLOCK).
  */
 export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLogger): Promise<SessionStore> {
-  const url = opts.redisUrl!
   const prefix = opts.redisKeyPrefix
-  const channel = `${prefix}wake`
   const broadcastChannel = `${prefix}broadcast`
   const topicKey = (topic: string) => `${prefix}topic:${topic}`
   const listeners = new Set<(message: string) => void>()
@@ -41,44 +41,15 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
   const index = `${prefix}sessions`
   const meta = (id: string) => `${prefix}{${id}}:meta`
   const logKey = (id: string) => `${prefix}{${id}}:log`
+  const wakeChannel = (id: string) => `${prefix}{${id}}:wake`
   const ownerKey = (owner: string) => `${prefix}owner:${owner}`
   const watchers = new Map<string, Set<() => void>>()
+  const subscriptions = new Map<Set<() => void>, () => void>()
 
-  let connectedOnce = false
-  const client = createClient({
-    url,
-    // Commands fail at once while Redis is away (the caller answers 503) instead of queueing.
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: 3000,
-      // At start an unreachable Redis is fatal (no silent fallback to memory); later, keep trying.
-      reconnectStrategy: (retries, cause) => connectedOnce ? Math.min(100 * 2 ** retries, 2000) : cause
-    }
-  })
-  let lastError = 0
-  const onError = (err: Error) => {
-    // A broken connection emits an error per retry; one line per few seconds is enough.
-    if (Date.now() - lastError > 5000) log.warn({ err: err.message }, 'Redis connection problem')
-    lastError = Date.now()
-  }
-  client.on('error', onError)
-  const subscriber = client.duplicate()
-  subscriber.on('error', onError)
-  try {
-    await client.connect()
-    await subscriber.connect()
-  } catch (err) {
-    for (const c of [client, subscriber]) {
-      try { c.destroy() } catch { /* was never open */ }
-    }
-    throw new Error(`cannot connect to Redis at REDIS_URL (${url.replace(/\/\/[^@]*@/, '//***@')}): ${(err as Error).message}`)
-  }
-  connectedOnce = true
+  const { client, subscriber, ping } = await connectRedis(opts, log)
+  const wakeAll = (sessionId: string) => { for (const wake of watchers.get(sessionId) ?? []) wake() }
   // After a reconnect, readers may have missed wake-ups: wake them all so they re-read.
-  subscriber.on('ready', () => { for (const set of watchers.values()) for (const wake of set) wake() })
-  await subscriber.subscribe(channel, (sessionId) => {
-    for (const wake of watchers.get(sessionId) ?? []) wake()
-  })
+  subscriber.on('ready', () => { for (const id of watchers.keys()) wakeAll(id) })
   await subscriber.subscribe(broadcastChannel, (message) => {
     for (const listener of listeners) listener(message)
   })
@@ -87,7 +58,8 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
   const keepAlive = setInterval(() => {
     const now = String(Date.now())
     for (const id of watchers.keys()) {
-      client.eval(TOUCH, { keys: [meta(id), logKey(id), index], arguments: [String(opts.ttlSeconds), now] }).catch(() => {})
+      client.eval(TOUCH, { keys: [meta(id), logKey(id)], arguments: [String(opts.ttlSeconds)] }).catch(() => {})
+      client.zAdd(index, { score: Number(now) + opts.ttlSeconds * 1000, value: id }).catch(() => {})
     }
   }, Math.max(1000, Math.floor(opts.ttlSeconds * 1000 / 3)))
   keepAlive.unref()
@@ -111,28 +83,30 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
 
     open: (sessionId, owner) => guarded(async () => {
       const now = Date.now()
-      const result = String(await client.eval(OPEN, {
-        keys: [meta(sessionId), logKey(sessionId), index],
-        arguments: [owner, String(now), String(opts.ttlSeconds), String(opts.maxSessions)]
-      }))
+      const expires = now + opts.ttlSeconds * 1000
+      // The session index lives in a slot of its own, so it is kept beside the script, not in it.
+      const [result] = await Promise.all([
+        client.eval(OPEN, { keys: [meta(sessionId), logKey(sessionId)], arguments: [owner, String(now), String(opts.ttlSeconds)] }).then(String),
+        client.zAdd(index, { score: expires, value: sessionId }, { XX: true })
+      ])
       if (result === 'forbidden') throw new AppError(403, 'session_forbidden', `session ${sessionId} belongs to another principal`)
-      if (result === 'full') {
-        throw new AppError(503, 'too_many_sessions', `the server holds its maximum of ${opts.maxSessions} sessions; retry later`)
-      }
-      if (result.startsWith('new:')) {
-        // Counted only when a session is created, so refreshing one costs nothing more. Each
-        // creator counts after its own add, so concurrent creators never pass the cap together.
-        const key = ownerKey(owner)
-        const [, , count] = await client.multi().zRemRangeByScore(key, '-inf', now).zAdd(key, { score: now + opts.ttlSeconds * 1000, value: sessionId })
-          .zCard(key).pExpire(key, opts.ttlSeconds * 1000).exec() as unknown as [number, number, number]
-        if (count > opts.maxSessionsPerPrincipal) {
-          await client.multi().zRem(key, sessionId).del([meta(sessionId), logKey(sessionId)]).zRem(index, meta(sessionId)).exec()
-          throw new AppError(429, 'too_many_sessions_for_principal',
-            `at most ${opts.maxSessionsPerPrincipal} sessions per principal; close some (DELETE /mcp) or let them expire`)
+      if (!result.startsWith('new:')) return { id: sessionId, owner, createdAt: Number(result) }
+      // Counted only when a session is created, so refreshing one costs nothing more. Each creator
+      // counts after its own add, so concurrent creators never pass a cap together.
+      const key = ownerKey(owner)
+      const [[, , total], [, , mine]] = await Promise.all([
+        client.multi().zRemRangeByScore(index, '-inf', now).zAdd(index, { score: expires, value: sessionId }).zCard(index).exec(),
+        client.multi().zRemRangeByScore(key, '-inf', now).zAdd(key, { score: expires, value: sessionId }).zCard(key).pExpire(key, opts.ttlSeconds * 1000).exec()
+      ]) as unknown as [[number, number, number], [number, number, number]]
+      if (total > opts.maxSessions || mine > opts.maxSessionsPerPrincipal) {
+        await Promise.all([client.zRem(key, sessionId), client.zRem(index, sessionId), client.del([meta(sessionId), logKey(sessionId)])])
+        if (total > opts.maxSessions) {
+          throw new AppError(503, 'too_many_sessions', `the server holds its maximum of ${opts.maxSessions} sessions; retry later`)
         }
-        return { id: sessionId, owner, createdAt: Number(result.slice(4)) }
+        throw new AppError(429, 'too_many_sessions_for_principal',
+          `at most ${opts.maxSessionsPerPrincipal} sessions per principal; close some (DELETE /mcp) or let them expire`)
       }
-      return { id: sessionId, owner, createdAt: Number(result) }
+      return { id: sessionId, owner, createdAt: Number(result.slice(4)) }
     }),
 
     get: (sessionId) => guarded(async () => {
@@ -142,9 +116,9 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
 
     publish: (sessionId, event) => guarded(async () => {
       const id = String(await client.eval(PUBLISH, {
-        keys: [meta(sessionId), logKey(sessionId), index],
+        keys: [meta(sessionId), logKey(sessionId)],
         arguments: [event.event ?? '', event.data, String(opts.maxEvents), String(opts.maxBytes),
-          String(opts.ttlSeconds), String(Date.now()), channel, sessionId, event.stream ?? '']
+          String(opts.ttlSeconds), wakeChannel(sessionId), event.stream ?? '']
       }))
       if (id === 'missing') throw missing(sessionId)
       return id
@@ -183,20 +157,35 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
 
     watch (sessionId, onWake) {
       let set = watchers.get(sessionId)
-      if (!set) watchers.set(sessionId, set = new Set())
+      if (!set) {
+        watchers.set(sessionId, set = new Set())
+        // The first reader of a session on this instance subscribes to its channel; the listener
+        // is this set's own, so a late unsubscribe of an earlier set never removes it.
+        const listener = () => { for (const wake of set!) wake() }
+        subscriptions.set(set, listener)
+        subscriber.sSubscribe(wakeChannel(sessionId), listener).catch(() => {})
+      }
       set.add(onWake)
       return () => {
         set!.delete(onWake)
-        if (set!.size === 0 && watchers.get(sessionId) === set) watchers.delete(sessionId)
+        if (set!.size === 0 && watchers.get(sessionId) === set) {
+          watchers.delete(sessionId)
+          subscriber.sUnsubscribe(wakeChannel(sessionId), subscriptions.get(set!)).catch(() => {})
+          subscriptions.delete(set!)
+        }
       }
     },
 
-    wake: (sessionId) => guarded(async () => { await client.publish(channel, sessionId) }),
+    wake: (sessionId) => guarded(async () => { await client.sPublish(wakeChannel(sessionId), 'wake') }),
 
     delete: (sessionId) => guarded(async () => {
       const owner = await client.hGet(meta(sessionId), 'owner')
-      if (owner) await client.zRem(ownerKey(owner), sessionId)
-      await client.multi().del([meta(sessionId), logKey(sessionId)]).zRem(index, meta(sessionId)).publish(channel, sessionId).exec()
+      await Promise.all([
+        owner ? client.zRem(ownerKey(owner), sessionId) : null,
+        client.zRem(index, sessionId),
+        client.del([meta(sessionId), logKey(sessionId)])
+      ])
+      await client.sPublish(wakeChannel(sessionId), 'deleted')
     }),
 
     setValue: (sessionId, key, value) => guarded(async () => {
@@ -225,6 +214,11 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
       return sharedSecret
     }),
 
+    hit: (key, windowMs) => guarded(async () => {
+      const [count, ttlMs] = await client.eval(HIT, { keys: [`${prefix}rate:${key}`], arguments: [String(windowMs)] }) as [number, number]
+      return { count, ttlMs }
+    }),
+
     broadcast: (message) => guarded(async () => { await client.publish(broadcastChannel, message) }),
     onBroadcast (listener) {
       listeners.add(listener)
@@ -239,7 +233,7 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
 
     async ready () {
       try {
-        return client.isReady && (await client.ping()) === 'PONG'
+        return (await ping()) === 'PONG'
       } catch {
         return false
       }

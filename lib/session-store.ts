@@ -77,6 +77,9 @@ export interface SessionStore {
   broadcast (message: string): Promise<void>
   onBroadcast (listener: (message: string) => void): () => void
 
+  /** Counts a hit on `key` in a fixed window shared by every instance (rate limits). */
+  hit (key: string, windowMs: number): Promise<{ count: number, ttlMs: number }>
+
   /** A random secret every instance on this store shares (seals 2026 request state). */
   secret (): Promise<string>
 

@@ -17,7 +17,7 @@ declare module 'fastify' {
 }
 
 async function createStore (opts: SessionOptions, fastify: FastifyInstance): Promise<SessionStore> {
-  if (!opts.redisUrl) return createMemoryStore(opts)
+  if (!opts.redisUrl && opts.redisClusterNodes.length === 0) return createMemoryStore(opts)
   // Loaded only when configured, so the in-memory default does not need a Redis client installed.
   const { createRedisStore } = await import('../lib/redis-store.js')
   return createRedisStore(opts, fastify.log)

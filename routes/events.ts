@@ -17,7 +17,7 @@ const eventsRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     onRequest: async (request, reply) => {
       const { ticket, session_id: sessionId } = request.query as { ticket?: string, session_id?: string }
       if (ticket === undefined) return fastify.auth.authenticate(request, reply)
-      request.principal = fastify.tickets.redeem(String(ticket), String(sessionId))
+      request.principal = await fastify.tickets.redeem(String(ticket), String(sessionId))
     }
   }, async (request, reply) => {
     const sessionId = request.query.session_id

@@ -20,7 +20,7 @@ const ticketRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     const sessionId = request.query.session_id
     // Claims the session now, so a ticket can never open a session someone else owns.
     await fastify.sessions.open(sessionId, principal.id)
-    const { ticket, expiresIn } = fastify.tickets.issue(sessionId, principal)
+    const { ticket, expiresIn } = await fastify.tickets.issue(sessionId, principal)
     return { ticket, session_id: sessionId, expires_in: expiresIn }
   })
 }

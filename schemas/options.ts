@@ -37,6 +37,8 @@ export const SessionOptionsSchema = Type.Object({
   // 0: a quarter of the V8 heap limit.
   maxTotalBytes: Type.Integer({ minimum: 0, default: 0 }),
   redisUrl: Type.Optional(Type.String({ minLength: 1 })),
+  // host:port of some Redis Cluster nodes; selects cluster mode instead of redisUrl.
+  redisClusterNodes: Type.Array(Type.String({ minLength: 3 }), { default: [] }),
   // Namespace for every key, so several deployments (or tests) can share one Redis.
   redisKeyPrefix: Type.String({ minLength: 1, maxLength: 64, default: 'datapulse:' }),
   sweepIntervalMs: Ms(30_000)
