@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
+import { redactUrl } from './log.js'
 
 export interface SseEvent {
   id?: string
@@ -20,6 +21,10 @@ export function formatEvent (ev: SseEvent): string {
  * headers set with `reply.header()` (CORS, request ids…), so they are copied onto the raw response.
  */
 export function startSse (reply: FastifyReply, retryMs = 2000): ServerResponse {
+  // A hijacked reply never reaches onResponse: its access-log line is written here.
+  if (reply.server.initialConfig.disableRequestLogging === true) {
+    reply.log.info({ method: reply.request.method, url: redactUrl(reply.request.url), statusCode: 200 }, 'stream')
+  }
   reply.hijack()
   const raw = reply.raw
   const headers: Record<string, string | number | string[]> = {}
