@@ -50,6 +50,24 @@ function send (url, body, headers = {}) {
 
 const isTime = (v) => typeof v === 'string' && /^\d{4}-\d\d-\d\dT.*Z$/.test(v)
 
+/** The JSON-RPC answer with `id` in a POST's body, whether it came as JSON or as an SSE stream. */
+function answerOf (res, id) {
+  if (!String(res.headers['content-type']).startsWith('text/event-stream')) return JSON.parse(res.text)
+  for (const line of res.text.split('\n')) {
+    if (!line.startsWith('data: ') || line.length <= 6) continue
+    const m = JSON.parse(line.slice(6))
+    if (m.id === id) return m
+  }
+  return undefined
+}
+
+const BOTH = { accept: 'application/json, text/event-stream' }
+const META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' },
+  'io.modelcontextprotocol/clientCapabilities': {}
+}
+
 /** Per-session waiters keyed by request id; a frame nobody waits for is an error. */
 function waiters () {
   const pending = new Map()
@@ -145,6 +163,30 @@ const scenarios = {
       const res = await send(`${base}/mcp`, { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'get_time', arguments: {} } },
         { ...headers, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' })
       return res.status === 200 && isTime(JSON.parse(res.text).result?.structuredContent?.time)
+    })
+  },
+
+  /** Streamable HTTP as every SDK client sends it: Accept with both types, JSON or SSE back. */
+  async streamableBoth ({ base, S, K }) {
+    return sessions(S, K, async () => {
+      const init = await send(`${base}/mcp`, { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } }, BOTH)
+      const sid = init.headers['mcp-session-id']
+      await send(`${base}/mcp`, { jsonrpc: '2.0', method: 'notifications/initialized' }, { ...BOTH, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' })
+      return { sid, close () {} }
+    }, async ({ sid }, id) => {
+      const res = await send(`${base}/mcp`, { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'get_time', arguments: {} } },
+        { ...BOTH, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' })
+      return res.status === 200 && isTime(answerOf(res, id)?.result?.structuredContent?.time)
+    })
+  },
+
+  /** The stateless 2026-07-28 revision: every request carries its version in _meta and headers. */
+  async modern ({ base, S, K }) {
+    return sessions(S, K, async () => ({ close () {} }), async (_session, id) => {
+      const res = await send(`${base}/mcp`, { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'get_time', arguments: {}, _meta: META } },
+        { ...BOTH, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'get_time' })
+      const answer = answerOf(res, id)
+      return res.status === 200 && answer?.result?.resultType === 'complete' && isTime(answer.result.structuredContent?.time)
     })
   },
 

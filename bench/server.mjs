@@ -1,23 +1,7 @@
-// The server under test, in its own process: DataPulseSSE from dist/ (argv[2] = "app"), or the
-// bare floor (argv[2] = "floor"). Prints {"port"} once listening; answers {cmd:"mem"} over IPC.
+// The floor, in its own process: the envelope on bare node:http. Prints {"port"} once listening;
+// answers {cmd:"mem"} over IPC. (The server under test runs as `npm start` does: see run.mjs.)
 import http from 'node:http'
 
-const kind = process.argv[2]
-const redisUrl = process.argv[3]
-
-async function startApp () {
-  const { default: Fastify } = await import('fastify')
-  const { default: dataPulse } = await import('../dist/app.js')
-  const app = Fastify({ logger: false })
-  await app.register(dataPulse, {
-    env: false,
-    sessions: { maxSessions: 1_000_000, maxSessionsPerPrincipal: 1_000_000, ...(redisUrl ? { redisUrl, redisKeyPrefix: `bench${Date.now()}:` } : {}) },
-    sse: { maxStreamsPerPrincipal: 1_000_000 },
-    limits: { maxConcurrentCallsPerSession: 64 }
-  })
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  return app.server.address().port
-}
 
 // The floor: the same envelope on bare node:http, no validation, no auth, no log. It is what the
 // round trip costs with nothing of ours in it.
@@ -51,7 +35,7 @@ function startFloor () {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)))
 }
 
-const port = kind === 'floor' ? await startFloor() : await startApp()
+const port = await startFloor()
 process.on('message', (m) => {
   if (m?.cmd === 'mem') {
     globalThis.gc?.()
