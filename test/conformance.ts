@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import t from 'tap'
 import { freePort } from './helper.js'
 
 const run = promisify(execFile)
@@ -84,4 +85,21 @@ export async function scoredScenarios (revision: string): Promise<string[]> {
   const { stdout } = await run(await modernNode(), [SUITE, 'list', '--requirements', revision], { timeout: 60_000 })
   const server = stdout.slice(stdout.indexOf('Server scenarios'), stdout.indexOf('Client scenarios'))
   return [...server.matchAll(/^ {2}- ([\w/-]+)$/gm)].map((m) => m[1])
+}
+
+/**
+ * The official suite as referee: every scored server scenario of a requirement set passes
+ * against the everything fixture, with no expected-failures file.
+ */
+export function conformanceTest (revision: string, scoredCount: number): void {
+  t.test(`conformance suite, --requirements ${revision}`, { timeout: 240_000 }, async (t) => {
+    const server = await startEverything()
+    t.teardown(server.stop)
+    const scored = await scoredScenarios(revision)
+    t.equal(scored.length, scoredCount, `the ${revision} set scores ${scoredCount} server scenarios`)
+    const result = await runSuite(server.url, revision)
+    for (const name of scored) t.equal(result.scenarios.get(name), true, `${name} passes`)
+    t.equal(result.code, 0, 'the suite exits 0')
+    if (result.code !== 0) t.comment(result.output.slice(-4000))
+  })
 }

@@ -2,24 +2,13 @@ import { Type } from '@sinclair/typebox'
 import t from 'tap'
 import { defineTool } from '../lib/tool.js'
 import { AUTH, SseClient, request, startApp, startWithTwoPrincipals } from './helper.js'
+import { rpc, sleepTool } from './mcp-features.js'
 import { eachStore } from './stores.js'
 
 const ACCEPT = { accept: 'application/json, text/event-stream' }
 const JSON_ONLY = { accept: 'application/json' }
 
-function rpc (method: string, params: Record<string, unknown> = {}, id: number | string = 1) {
-  return { jsonrpc: '2.0', id, method, params }
-}
-
-const sleep = defineTool({
-  name: 'sleep',
-  description: 'answers after ms milliseconds',
-  input: Type.Object({ ms: Type.Integer({ minimum: 0, maximum: 10_000 }), tag: Type.String() }),
-  handler: ({ ms, tag }, ctx) => new Promise((resolve, reject) => {
-    const timer = setTimeout(() => resolve({ tag }), ms)
-    ctx.signal.addEventListener('abort', () => { clearTimeout(timer); reject(new Error('aborted')) })
-  })
-})
+const sleep = sleepTool
 
 async function init (url: string, headers: Record<string, string> = AUTH, version = '2025-06-18') {
   const res = await request('POST', `${url}/mcp`, {

@@ -1,25 +1,11 @@
-import { Type } from '@sinclair/typebox'
 import t from 'tap'
-import { defineTool } from '../lib/tool.js'
 import { AUTH, SseClient, request, startApp, type Running } from './helper.js'
-import { everythingOptions } from './mcp-features.js'
+import { everythingOptions, rpc, sleepTool } from './mcp-features.js'
 import { eachStore } from './stores.js'
 
 const BOTH = { accept: 'application/json, text/event-stream' }
 
-function rpc (method: string, params: Record<string, unknown> = {}, id: number | string = 1) {
-  return { jsonrpc: '2.0', id, method, params }
-}
-
-const sleep = defineTool({
-  name: 'sleep',
-  description: 'answers after ms milliseconds',
-  input: Type.Object({ ms: Type.Integer({ minimum: 0, maximum: 10_000 }) }),
-  handler: ({ ms }, ctx) => new Promise((resolve, reject) => {
-    const timer = setTimeout(() => resolve(`slept ${ms}`), ms)
-    ctx.signal.addEventListener('abort', () => { clearTimeout(timer); reject(new Error('aborted')) })
-  })
-})
+const sleep = sleepTool
 
 /** A 2025-11-25 session on /mcp, with helpers that speak raw HTTP as a client would. */
 async function session (srv: Running, capabilities: Record<string, unknown> = {}) {

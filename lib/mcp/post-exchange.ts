@@ -36,7 +36,8 @@ export interface Exchange {
 }
 
 export function createExchange (app: FastifyInstance, reply: FastifyReply, o: ExchangeOptions): Exchange {
-  const tag = randomBytes(6).toString('hex')
+  // The stream's tag is drawn only if the answer becomes a stream: most answers are plain JSON.
+  let tag = ''
   let mode: 'pending' | 'json' | 'sse' = 'pending'
   let opening: Promise<void> | undefined
   // Messages go to the log one after another, in the order the handlers sent them.
@@ -54,6 +55,7 @@ export function createExchange (app: FastifyInstance, reply: FastifyReply, o: Ex
     mode = 'sse'
     clearTimeout(timer)
     decide(true)
+    tag = randomBytes(6).toString('hex')
     opening = (async () => {
       // The priming event (an id, empty data) makes the stream resumable before its first message.
       const primed = await publish('', 'prime')
