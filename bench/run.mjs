@@ -95,18 +95,38 @@ async function freePort () {
   return port
 }
 
-async function startRedis () {
+async function startRedis (extra = []) {
   const binary = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find(existsSync)
   if (!binary) throw new Error('--redis needs redis-server (apt-get install -y redis-server)')
   const dir = mkdtempSync(join(os.tmpdir(), 'bench-redis-'))
   const port = await freePort()
-  const proc = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  const proc = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', ...extra], { stdio: 'ignore' })
   for (let i = 0; i < 100; i++) {
     const up = await new Promise((resolve) => { const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true) }); s.on('error', () => resolve(false)) })
     if (up) break
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
-  return { url: `redis://127.0.0.1:${port}`, stop: () => { proc.kill(); rmSync(dir, { recursive: true, force: true }) } }
+  return { url: `redis://127.0.0.1:${port}`, address: `127.0.0.1:${port}`, stop: () => { proc.kill(); rmSync(dir, { recursive: true, force: true }) } }
+}
+
+/** A three-master Redis Cluster on loopback. */
+async function startRedisCluster () {
+  const nodes = await Promise.all([0, 1, 2].map(() => startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${Math.random().toString(36).slice(2)}.conf`])))
+  const addresses = nodes.map((n) => n.address)
+  await new Promise((resolve, reject) => spawn('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'ignore' })
+    .on('exit', (code) => code === 0 ? resolve() : reject(new Error('redis-cli --cluster create failed'))))
+  // Usable once every node reports cluster_state:ok.
+  for (const address of addresses) {
+    for (let i = 0; i < 150; i++) {
+      const info = await new Promise((resolve) => {
+        let out = ''
+        spawn('redis-cli', ['-p', address.split(':')[1], 'cluster', 'info']).stdout.on('data', (d) => { out += d }).on('close', () => resolve(out))
+      })
+      if (String(info).includes('cluster_state:ok')) break
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+  return { addresses, stop: () => nodes.forEach((n) => n.stop()) }
 }
 
 const started = Date.now()
@@ -163,6 +183,13 @@ try {
       }
     }
     redis.stop()
+    const cluster = await startRedisCluster()
+    cleanup.push(cluster.stop)
+    const onCluster = await startShipped({ REDIS_CLUSTER_NODES: cluster.addresses.join(','), REDIS_KEY_PREFIX: 'benchc:' })
+    cleanup.push(onCluster.kill)
+    results.app.clusterEnvelope = await roundTrips(client, onCluster.base, 'envelope')
+    onCluster.kill()
+    cluster.stop()
   }
 } finally {
   for (const stop of cleanup) { try { stop() } catch {} }
@@ -181,6 +208,7 @@ const rows = [
   ['SDK v1: HTTP+SSE', results.peers.v1Sse, f],
   ['SDK v2: createMcpHandler, 2026-07-28', v2, f],
   ...(results.app.redisEnvelope ? [['envelope on Redis', results.app.redisEnvelope, f]] : []),
+  ...(results.app.clusterEnvelope ? [['envelope on a 3-master Redis Cluster', results.app.clusterEnvelope, f]] : []),
   ...Object.entries(results.app.fleet ?? {}).map(([size, r]) => [`envelope on Redis, ${size} instances`, r, f])
 ]
 const fmt = (n, d = 1) => Number.isFinite(n) ? n.toFixed(d) : '—'

@@ -163,7 +163,8 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
         // is this set's own, so a late unsubscribe of an earlier set never removes it.
         const listener = () => { for (const wake of set!) wake() }
         subscriptions.set(set, listener)
-        subscriber.sSubscribe(wakeChannel(sessionId), listener).catch(() => {})
+        // Anything published before the subscription took effect is picked up by one more read.
+        subscriber.sSubscribe(wakeChannel(sessionId), listener).then(listener, () => {})
       }
       set.add(onWake)
       return () => {
