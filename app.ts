@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http'
-import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify'
+import { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import cors from '@fastify/cors'
 import sensible from '@fastify/sensible'
 import { configFromEnv, resolveConfig, type PartialConfig } from './config.js'
@@ -47,18 +47,26 @@ export interface DataPulseOptions extends PartialConfig {
   store?: SessionStore
   /** Read settings from environment variables under the given options (default true). */
   env?: boolean
+  /**
+   * Write one access-log line per request (method, redacted URL, status, time) and per opened
+   * stream. `fastify start -o` turns it on along with switching Fastify's own two lines off;
+   * an embedding app that keeps Fastify's request logging leaves it off.
+   */
+  accessLog?: boolean
 }
 
 /** Server options for `fastify start -o`: tokens and tickets never reach the logs. */
-export const options: FastifyServerOptions = {
+export const options: FastifyServerOptions & { accessLog: boolean } = {
   trustProxy: false,
   logger: loggerOptions,
   // SSE streams are long-lived; only the request (headers + body) has a deadline.
   requestTimeout: 30_000,
   // Idle and trickling sockets are bounded: headers must arrive within 10 s, and an idle
   // keep-alive socket is closed after 10 s (Node checks every 2 s).
-  // One access-log line per request (written by the app, below) instead of Fastify's two.
-  disableRequestLogging: true,
+  // One access-log line per request (written by the app, see `accessLog`) instead of Fastify's two.
+  logController: new LogController({ disableRequestLogging: true }),
+  // fastify-cli hands these options to the root plugin too: this turns the app's own line on.
+  accessLog: true,
   // An idle keep-alive socket is closed after 10 s (headers must arrive within 10 s too: see
   // lib/connections.ts).
   keepAliveTimeout: 10_000
@@ -81,8 +89,15 @@ function errorBody (statusCode: number, code: string, message: string) {
  * The root plugin: `fastify start dist/app.js` loads it, tests and embedding apps register it.
  * Not wrapped in fastify-plugin on purpose: its decorators, hooks and handlers stay inside.
  */
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Whether the app writes its own access-log lines (see DataPulseOptions.accessLog). */
+    accessLog: boolean
+  }
+}
+
 export default async function dataPulse (fastify: FastifyInstance, opts: DataPulseOptions) {
-  const { tools = [], resources = [], resourceTemplates = [], prompts = [], builtinTools = true, store, env = true, ...sections } = opts
+  const { tools = [], resources = [], resourceTemplates = [], prompts = [], builtinTools = true, store, env = true, accessLog = false, ...sections } = opts
   const known: PartialConfig = {
     auth: sections.auth, sessions: sections.sessions, sse: sections.sse,
     limits: sections.limits, fetchUrl: sections.fetchUrl, http: sections.http, mcp: sections.mcp
@@ -123,7 +138,8 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
 
   // With Fastify's own request logging off (as `npm start` runs it), one line per request:
   // method, redacted URL, status and time. A host that keeps Fastify's lines is not logged twice.
-  if (fastify.initialConfig.disableRequestLogging === true) {
+  fastify.decorate('accessLog', accessLog)
+  if (accessLog) {
     fastify.addHook('onResponse', async (request, reply) => {
       request.log.info({ method: request.method, url: redactUrl(request.url), statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
     })

@@ -22,7 +22,7 @@ export function formatEvent (ev: SseEvent): string {
  */
 export function startSse (reply: FastifyReply, retryMs = 2000): ServerResponse {
   // A hijacked reply never reaches onResponse: its access-log line is written here.
-  if (reply.server.initialConfig.disableRequestLogging === true) {
+  if (reply.server.accessLog) {
     reply.log.info({ method: reply.request.method, url: redactUrl(reply.request.url), statusCode: 200 }, 'stream')
   }
   reply.hijack()
