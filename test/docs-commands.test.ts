@@ -49,13 +49,18 @@ function scratch (): string {
 /** Runs a doc block with bash; background jobs it starts are killed at the end. */
 function runBlock (script: string, cwd: string, timeoutMs: number): Promise<{ code: number | null, output: string }> {
   return new Promise((resolve) => {
-    const wrapped = `set -m\ntrap 'jobs -p | xargs -r kill -9 2>/dev/null; pkill -9 -f "${cwd}" 2>/dev/null' EXIT\n${script}`
-    const child: ChildProcess = spawn('bash', ['-c', wrapped], { cwd, env: { ...process.env, CI: '' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    // bash leads a process group of its own; every server the block starts in the background
+    // stays in it, so the whole group is killed once the block is done.
+    const child: ChildProcess = spawn('bash', ['-c', script], { cwd, env: { ...process.env, CI: '' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     let output = ''
     child.stdout!.on('data', (d: Buffer) => { output += d })
     child.stderr!.on('data', (d: Buffer) => { output += d })
     const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL') } catch {} }, timeoutMs)
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, output }) })
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      try { process.kill(-child.pid!, 'SIGKILL') } catch { /* the group is gone already */ }
+      resolve({ code, output })
+    })
   })
 }
 
@@ -175,6 +180,10 @@ const WALKTHROUGHS: Walkthrough[] = [
   }
 ]
 
+// One scratch checkout for every walkthrough, so each `npm start` rebuilds incrementally.
+let shared: string | undefined
+t.teardown(() => { if (shared) rmSync(shared, { recursive: true, force: true }) })
+
 for (const w of WALKTHROUGHS) {
   t.test(`${w.file}: ${w.name}, as printed`, { timeout: (w.timeoutMs ?? 90_000) + 10_000 }, async (t) => {
     const why = w.needs?.()
@@ -182,8 +191,7 @@ for (const w of WALKTHROUGHS) {
     const block = blocks().find((b) => b.file === w.file && b.text.replace(/\\\n\s*/g, ' ').split('\n').some((l) => w.match.test(l.trim())))
     t.ok(block, 'the block is in the docs')
     if (!block) return
-    const dir = scratch()
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    const dir = shared ??= scratch()
     const script = await w.script(block.text)
     const { output } = await runBlock(script, dir, w.timeoutMs ?? 90_000)
     if (!w.expect.test(output)) t.comment(`script:\n${script}`)
