@@ -140,7 +140,7 @@ const WALKTHROUGHS: Walkthrough[] = [
         .replace('127.0.0.1:8001;', `127.0.0.1:${a};`).replace('127.0.0.1:8002;', `127.0.0.1:${b};`).replace('127.0.0.1:8003;', `127.0.0.1:${c};`)
       movedConf = movedConf.replace(/listen 127\.0\.0\.1:\d+;/, `listen 127.0.0.1:${lb};`).replace('events {', 'pid nginx.pid;\nerror_log nginx-error.log;\nevents {').replace('http {', 'http {\n  access_log off;\n  client_body_temp_path body;\n  proxy_temp_path proxy;')
       moved = moved.replace('nginx -c "$PWD/deploy/nginx.conf"', `cat > nginx.conf <<'CONF'\n${movedConf}\nCONF\nnginx -p "$PWD" -c "$PWD/nginx.conf"\nsleep 1`)
-        .replace(/--daemonize yes/, '--daemonize yes --dir "$PWD"')
+
       const redisPort = /redis-server --port (\d+)/.exec(moved)![1]
       const instance = /for p in (\d+)/.exec(moved)![1]
       return `${moved.replace(/(curl -N [^\n]*)&/, '$1> stream.out &').replace(/(for p in [\s\S]*?done)/, `$1\n${wait(instance)}`)}\nsleep 1\ncat stream.out\nnginx -p "$PWD" -c "$PWD/nginx.conf" -s quit\nredis-cli -p ${redisPort} shutdown nosave`
@@ -154,7 +154,7 @@ const WALKTHROUGHS: Walkthrough[] = [
       const moved = await movePorts(block)
       const p = String(await freePort())
       const ports = /--cluster create (\S+) (\S+) (\S+)/.exec(moved)!.slice(1).map((a) => a.split(':')[1])
-      return `${moved.replace(/npm start$/m, `PORT=${p} npm start >/dev/null 2>&1 &`)}\n${wait(p)}\ncurl -s http://127.0.0.1:${p}/health\nfor q in ${ports.join(' ')}; do redis-cli -p $q shutdown nosave; done`
+      return `${moved.replace(/npm start$/m, `PORT=${p} npm start >/dev/null 2>&1 &`).replace('redis-cli --cluster create', 'sleep 1; redis-cli --cluster create')}\n${wait(p)}\ncurl -s http://127.0.0.1:${p}/health\nfor q in ${ports.join(' ')}; do redis-cli -p $q shutdown nosave; done`
     },
     expect: /"store":"redis"/, timeoutMs: 120_000
   },
