@@ -67,7 +67,7 @@ export function createMcp (app: FastifyInstance, opts: McpPluginOptions) {
     /** Runs one request through the method table; throws RpcError for protocol errors. */
     async dispatch (mc: MethodContext, method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
       const needs = METHOD_CAPABILITY[method]
-      const handler = Object.hasOwn(methods, method) && (!needs || this.capabilities()[needs]) ? methods[method] : undefined
+      const handler = Object.hasOwn(methods, method) && (!needs || capabilitiesOf()[needs]) ? methods[method] : undefined
       if (!handler) throw new RpcError(ErrorCodes.methodNotFound, `method "${clip(method)}" is not supported`, undefined, 404)
       return handler(mc, params)
     }
