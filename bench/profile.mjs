@@ -1,15 +1,28 @@
-// Profiles the server during the envelope round-trip scenario: node bench/profile.mjs [dir]
+// Profiles the server as `npm start` runs it during the envelope round-trip scenario:
+//   node bench/profile.mjs [dir] [scenario]
 // Writes a .cpuprofile to the directory and prints the functions with the most self time.
-import { fork } from 'node:child_process'
+import { fork, spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
+import net from 'node:net'
 import { join } from 'node:path'
 
 const dir = process.argv[2] ?? 'bench/results/profile'
-const server = fork(new URL('./server.mjs', import.meta.url), ['app'], { execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-const { port } = await new Promise((resolve) => server.once('message', resolve))
+const scenario = process.argv[3] ?? 'envelope'
+const root = new URL('..', import.meta.url).pathname
+const probe = net.createServer()
+await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve))
+const port = probe.address().port
+await new Promise((resolve) => probe.close(resolve))
+const server = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, join(root, 'node_modules/fastify-cli/cli.js'), 'start', '-o', '-l', 'info',
+  '-p', String(port), '-a', '127.0.0.1', join(root, 'dist/app.js')], {
+  cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, MAX_SESSIONS_PER_PRINCIPAL: '1000000', MAX_CONCURRENT_CALLS_PER_SESSION: '64' }
+})
+for (let i = 0; i < 200; i++) {
+  try { await fetch(`http://127.0.0.1:${port}/health`); break } catch { await new Promise((resolve) => setTimeout(resolve, 50)) }
+}
 const client = fork(new URL('./client.mjs', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
 await new Promise((resolve) => client.once('message', resolve))
-const reply = await new Promise((resolve) => { client.once('message', resolve); client.send({ scenario: 'envelope', params: { base: `http://127.0.0.1:${port}`, S: 50, K: 200 } }) })
+const reply = await new Promise((resolve) => { client.once('message', resolve); client.send({ scenario, params: { base: `http://127.0.0.1:${port}`, S: 50, K: 200 } }) })
 console.log('calls', reply.result?.latencies?.length, 'errors', reply.result?.errors)
 client.kill()
 server.kill('SIGINT')
