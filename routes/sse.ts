@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
 import { AppError } from '../lib/errors.js'
 import { RATE_LIMITED } from '../plugins/rate-limit.js'
-import { acceptClientMessage, initializeSession, sessionScope } from '../lib/mcp/session.js'
+import { acceptClientMessage, initializeSession, mcpGapNotice, progressTokenOf, sessionScope } from '../lib/mcp/session.js'
 import { acceptRawBodies, classify, parseRpcBody, RequestCancelled, rpcError, rpcResult, RpcError } from '../lib/mcp/rpc.js'
 import type { Channel } from '../lib/mcp/context.js'
 import { ErrorCodes, PROTOCOL_VERSIONS, SseSessionQuery, type JsonRpcResponse } from '../schemas/jsonrpc.js'
@@ -104,28 +104,6 @@ const sseRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
     if (refused.length > 0) return reply.code(400).send(parsed.batch ? refused : refused[0])
     return reply.code(202).send()
   })
-}
-
-/**
- * What an MCP stream says when frames it should have carried were dropped by retention: a
- * warning log message (MCP has no dedicated notice), with a stable code clients can match.
- */
-export function mcpGapNotice () {
-  return {
-    event: 'message',
-    data: JSON.stringify({
-      jsonrpc: '2.0',
-      method: 'notifications/message',
-      params: { level: 'warning', logger: 'datapulse', data: { code: 'frames_dropped', message: 'messages for this stream were dropped by the retention limit before they could be delivered' } }
-    })
-  }
-}
-
-export function progressTokenOf (params: Record<string, unknown>): string | number | undefined {
-  const meta = params._meta
-  if (typeof meta !== 'object' || meta === null) return undefined
-  const token = (meta as Record<string, unknown>).progressToken
-  return typeof token === 'string' || typeof token === 'number' ? token : undefined
 }
 
 export default sseRoutes

@@ -4,6 +4,7 @@ import { startSse } from '../sse.js'
 import type { Channel } from './context.js'
 import type { MethodContext } from './methods.js'
 import { SESSION_METHODS } from './methods.js'
+import { progressTokenOf } from './session.js'
 import { classify, clip, isObject, RequestCancelled, rpcError, rpcResult, RpcError } from './rpc.js'
 import { LOG_LEVELS, type LogLevel } from './types.js'
 import { ErrorCodes, STREAMABLE_VERSIONS, type JsonRpcId } from '../../schemas/jsonrpc.js'
@@ -149,7 +150,7 @@ export async function answerModern (app: FastifyInstance, request: FastifyReques
   }
   const mc: MethodContext = {
     app, era: '2026', requestId: id, principal, sessionId: '', log, channel, signal: controller.signal,
-    progressToken: isObject(meta) && (typeof meta.progressToken === 'string' || typeof meta.progressToken === 'number') ? meta.progressToken : undefined,
+    progressToken: progressTokenOf(params),
     logLevel: async () => ctx.logLevel,
     clientCapabilities: async () => ctx.capabilities,
     changes: app.mcp.changes

@@ -5,7 +5,7 @@ import type { JsonRpcResponse } from '../../schemas/jsonrpc.js'
 import { ErrorCodes } from '../../schemas/jsonrpc.js'
 import type { Channel } from './context.js'
 import { RpcError } from './rpc.js'
-import { mcpGapNotice } from '../../routes/sse.js'
+import { mcpGapNotice } from './session.js'
 
 export interface ExchangeOptions {
   sessionId: string

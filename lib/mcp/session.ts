@@ -63,3 +63,25 @@ export async function acceptClientMessage (app: FastifyInstance, sessionId: stri
   }
   // notifications/initialized, roots/list_changed and others need no action here.
 }
+
+/**
+ * What an MCP stream says when frames it should have carried were dropped by retention: a
+ * warning log message (MCP has no dedicated notice), with a stable code clients can match.
+ */
+export function mcpGapNotice () {
+  return {
+    event: 'message',
+    data: JSON.stringify({
+      jsonrpc: '2.0',
+      method: 'notifications/message',
+      params: { level: 'warning', logger: 'datapulse', data: { code: 'frames_dropped', message: 'messages for this stream were dropped by the retention limit before they could be delivered' } }
+    })
+  }
+}
+
+export function progressTokenOf (params: Record<string, unknown>): string | number | undefined {
+  const meta = params._meta
+  if (typeof meta !== 'object' || meta === null) return undefined
+  const token = (meta as Record<string, unknown>).progressToken
+  return typeof token === 'string' || typeof token === 'number' ? token : undefined
+}
