@@ -1,6 +1,8 @@
 import { Value } from '@sinclair/typebox/value'
 import { AppOptionsSchema, type AppConfig } from './schemas/options.js'
+import { createPublicKey } from 'node:crypto'
 import { ConfigError } from './lib/errors.js'
+import { parseOrigin, parsePublicUrl } from './lib/origin.js'
 
 type Section = keyof AppConfig
 type Parse = 'string' | 'secret' | 'int' | 'bool' | 'list' | 'url'
@@ -138,13 +140,26 @@ export function resolveConfig (...layers: PartialConfig[]): AppConfig {
     const allowed = typeof first.value === 'number' && first.schema.type === 'integer' ? `must be ${wholeNumber(section as Section, key)}` : first.message.toLowerCase()
     throw new ConfigError(`invalid setting ${envNameFor(first.path)}: ${JSON.stringify(first.value)} ${allowed.replace(/^expected/, 'expected')}`)
   }
-  checkUrls(config as AppConfig)
-  for (const node of (config as AppConfig).sessions.redisClusterNodes) {
+  checkValues(config as AppConfig)
+  return config as AppConfig
+}
+
+/** What the schema cannot say: URLs, origins, cluster nodes and the JWT key must be usable. */
+function checkValues (config: AppConfig): void {
+  checkUrls(config)
+  for (const node of config.sessions.redisClusterNodes) {
     if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(node)) {
       throw new ConfigError(`invalid setting REDIS_CLUSTER_NODES (sessions.redisClusterNodes): "${node}" must be host:port`)
     }
   }
-  return config as AppConfig
+  for (const origin of config.http.allowedOrigins) parseOrigin(origin, 'ALLOWED_ORIGINS')
+  for (const origin of config.http.corsOrigins) parseOrigin(origin, 'CORS_ORIGINS')
+  if (config.http.publicUrl) parsePublicUrl(config.http.publicUrl)
+  if (config.auth.jwtKey !== undefined) {
+    let rsa = false
+    try { rsa = createPublicKey(config.auth.jwtKey.replace(/\\n/g, '\n')).asymmetricKeyType === 'rsa' } catch { /* reported below */ }
+    if (!rsa) throw new ConfigError('invalid setting JWT_KEY (auth.jwtKey): must be an RSA public key in PEM ("-----BEGIN PUBLIC KEY-----…")')
+  }
 }
 
 const URL_SETTINGS: Array<[string, (c: AppConfig) => string | undefined, string[]]> = [
