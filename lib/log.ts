@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import pino from 'pino'
 
 /**
@@ -44,4 +44,19 @@ export const loggerOptions = {
       }
     }
   }
+}
+
+/**
+ * A child logger made only when something is logged through it. Per-request children (session
+ * and request ids) are on the hot path, and most requests log nothing beyond the access line.
+ */
+export function lazyChild (log: FastifyBaseLogger, bindings: Record<string, unknown>): FastifyBaseLogger {
+  let child: FastifyBaseLogger | undefined
+  return new Proxy(log, {
+    get (_target, key) {
+      child ??= log.child(bindings)
+      const value = Reflect.get(child, key, child)
+      return typeof value === 'function' ? value.bind(child) : value
+    }
+  })
 }

@@ -1,3 +1,4 @@
+import { lazyChild } from '../lib/log.js'
 import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { acceptClientMessage, initializeSession, mcpGapNotice, progressTokenOf, sessionScope } from '../lib/mcp/session.js'
@@ -116,7 +117,7 @@ const mcpRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
     }
 
     const exchange = createExchange(fastify, reply, { sessionId, owner: principal.id, expiresAt: principal.expiresAt, canStream, jsonWindowMs: opts.jsonWindowMs })
-    const log = request.log.child({ sessionId })
+    const log = lazyChild(request.log, { sessionId })
     const scope = sessionScope(fastify, sessionId)
     const channel = exchange.channel()
     let refused: RpcError | undefined

@@ -1,3 +1,4 @@
+import { lazyChild } from '../lib/log.js'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { AppError } from '../lib/errors.js'
 import { RATE_LIMITED } from '../plugins/rate-limit.js'
@@ -27,7 +28,7 @@ const messageRoute: FastifyPluginAsyncTypebox<{ bodyLimit: number }> = async (fa
     }
     // Opening here lets results queue before any stream exists for the session.
     await fastify.sessions.open(sessionId, principal.id)
-    const log = request.log.child({ sessionId, requestId: message.request_id })
+    const log = lazyChild(request.log, { sessionId, requestId: message.request_id })
     const done = fastify.calls.start(sessionId, message.request_id, ({ signal }) =>
       answerEnvelope(fastify, { sessionId, principal, log }, message, signal))
     done.catch((err: unknown) => log.error({ err }, 'envelope request failed'))

@@ -1,3 +1,4 @@
+import { lazyChild } from '../lib/log.js'
 import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
 import { AppError } from '../lib/errors.js'
@@ -64,7 +65,7 @@ const sseRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
     }
     const parsed = parseRpcBody(request.body, opts.maxBatch)
     if ('error' in parsed) return reply.code(400).send(parsed.error)
-    const log = request.log.child({ sessionId })
+    const log = lazyChild(request.log, { sessionId })
     const publish = (message: unknown) => fastify.sessions.publish(sessionId, { event: 'message', data: JSON.stringify(message) }).then(() => {})
     const channel: Channel = {
       notify: (method, params) => publish({ jsonrpc: '2.0', method, params }),

@@ -1,3 +1,4 @@
+import { lazyChild } from '../log.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { packageInfo } from '../package-info.js'
 import { startSse } from '../sse.js'
@@ -88,7 +89,7 @@ export async function answerModern (app: FastifyInstance, request: FastifyReques
   }
 
   const principal = request.principal!
-  const log = request.log.child({ mcpMethod: method })
+  const log = lazyChild(request.log, { mcpMethod: method })
   const controller = new AbortController()
   let finished = false
   reply.raw.once('close', () => { if (!finished) controller.abort(new Error('client closed the response')) })
