@@ -140,8 +140,9 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
   // method, redacted URL, status and time. A host that keeps Fastify's lines is not logged twice.
   fastify.decorate('accessLog', accessLog)
   if (accessLog) {
-    fastify.addHook('onResponse', async (request, reply) => {
+    fastify.addHook('onResponse', (request, reply, done) => {
       request.log.info({ method: request.method, url: redactUrl(request.url), statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
+      done()
     })
   }
 

@@ -22,7 +22,7 @@ for (let i = 0; i < 200; i++) {
 }
 const client = fork(new URL('./client.mjs', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
 await new Promise((resolve) => client.once('message', resolve))
-const reply = await new Promise((resolve) => { client.once('message', resolve); client.send({ scenario, params: { base: `http://127.0.0.1:${port}`, S: 50, K: 200 } }) })
+const reply = await new Promise((resolve) => { client.once('message', resolve); client.send({ scenario, params: { base: `http://127.0.0.1:${port}`, S: 50, K: Number(process.env.K ?? 200) } }) })
 console.log('calls', reply.result?.latencies?.length, 'errors', reply.result?.errors)
 client.kill()
 server.kill('SIGINT')

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { ToolError } from './tool.js'
 import { createCallContext } from './mcp/context.js'
 import type { Principal } from '../plugins/auth.js'
+import type { CallHandle } from '../plugins/calls.js'
 import type { ErrorFrame, MCPRequest, MCPResponse } from '../schemas/envelope.js'
 
 export function errorFrame (requestId: string | null, code: string, error: string): string {
@@ -31,7 +32,7 @@ export async function answerEnvelope (
   app: FastifyInstance,
   req: { sessionId: string, principal: Principal, log: FastifyBaseLogger },
   message: MCPRequest,
-  signal: AbortSignal
+  { signal, abort }: CallHandle
 ): Promise<void> {
   let frame: string
   if (message.type === 'list_tools') {
@@ -56,7 +57,7 @@ export async function answerEnvelope (
         changes: app.mcp.changes,
         clientCapabilities: async () => ({})
       })
-      const result = await app.tools.call(String(name), args, ctx)
+      const result = await app.tools.call(String(name), args, ctx, abort)
       frame = responseFrame('tool_result', message.request_id, result ?? null)
     } catch (err) {
       const code = err instanceof ToolError ? err.code : 'tool_failed'

@@ -8,6 +8,8 @@ import pino from 'pino'
 export function redactUrl (url: string): string {
   const q = url.indexOf('?')
   if (q < 0) return url
+  // A name can only decode to "ticket" if it is spelled out or percent-encoded.
+  if (!/%|ticket/i.test(url.slice(q))) return url
   const parts = url.slice(q + 1).split('&').map((pair) => {
     const eq = pair.indexOf('=')
     const name = eq < 0 ? pair : pair.slice(0, eq)
@@ -20,15 +22,19 @@ export function redactUrl (url: string): string {
 
 let cachedStream: ReturnType<typeof pino.destination> | undefined
 
+/** The longest a log line waits in the buffer before it is written. */
+export const LOG_FLUSH_MS = 250
+
 /**
  * Logger settings for the server: request lines keep method, URL (redacted), host and address,
  * never headers, so Authorization and cookies are not logged; redact guards any log call that
  * passes headers explicitly.
  */
 export const loggerOptions = {
-  // Asynchronous writes to stdout: a log line no longer costs a write syscall on the request's
-  // path (measured: ~15 % of a round trip at info). The stream drains before the process exits.
-  get stream () { return (cachedStream ??= pino.destination({ dest: 1, sync: false })) },
+  // Asynchronous, batched writes to stdout: a log line costs no syscall on the request's path
+  // (measured: ~15 % of a round trip at info when every line was its own write). Lines go out
+  // in 4 KiB writes or within LOG_FLUSH_MS, whichever comes first; fatal lines and exit flush.
+  get stream () { return (cachedStream ??= pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: LOG_FLUSH_MS })) },
   redact: {
     paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'],
     censor: '[redacted]'

@@ -58,11 +58,19 @@ export function createRequestGuard (opts: GuardOptions) {
   const origins = new Set(opts.allowedOrigins)
   if (publicOrigin) origins.add(publicOrigin)
 
+  // Verdicts for the few Host values a server sees, so the check is one lookup per request;
+  // bounded, since clients choose the header.
+  const verdicts = new Map<string, boolean>()
   function hostAllowed (host: string | undefined): boolean {
     if (anyHost) return true
     if (!host) return false
-    const h = host.toLowerCase()
-    return LOOPBACK_NAMES.has(hostname(h)) || hosts.has(h) || hosts.has(hostname(h))
+    let allowed = verdicts.get(host)
+    if (allowed === undefined) {
+      const h = host.toLowerCase()
+      allowed = LOOPBACK_NAMES.has(hostname(h)) || hosts.has(h) || hosts.has(hostname(h))
+      if (verdicts.size < 64) verdicts.set(host, allowed)
+    }
+    return allowed
   }
 
   function originAllowed (origin: string): boolean {
@@ -71,16 +79,20 @@ export function createRequestGuard (opts: GuardOptions) {
     return LOOPBACK_NAMES.has(url.hostname === '::1' ? '[::1]' : url.hostname) || origins.has(url.origin.toLowerCase())
   }
 
-  return async function guard (request: FastifyRequest, _reply: FastifyReply): Promise<void> {
-    const path = request.url.split('?')[0]
-    if (path.endsWith('/health') || path.endsWith('/ready')) return
+  // A callback hook, not an async one: it runs on every request and needs no promise.
+  return function guard (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
+    const url = request.url
+    const q = url.indexOf('?')
+    const path = q < 0 ? url : url.slice(0, q)
+    if (path.endsWith('/health') || path.endsWith('/ready')) return done()
     if (!hostAllowed(request.headers.host)) {
-      throw new AppError(403, 'host_forbidden', 'Host is not one this server answers to; set PUBLIC_URL or ALLOWED_HOSTS')
+      return done(new AppError(403, 'host_forbidden', 'Host is not one this server answers to; set PUBLIC_URL or ALLOWED_HOSTS'))
     }
     const origin = request.headers.origin
     if (origin !== undefined && !originAllowed(origin)) {
-      throw new AppError(403, 'origin_forbidden', 'Origin is not allowed; add it to ALLOWED_ORIGINS (or CORS_ORIGINS)')
+      return done(new AppError(403, 'origin_forbidden', 'Origin is not allowed; add it to ALLOWED_ORIGINS (or CORS_ORIGINS)'))
     }
+    done()
   }
 }
 

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { hash, timingSafeEqual } from 'node:crypto'
 import fp from 'fastify-plugin'
 import { createVerifier, TokenError } from 'fast-jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -33,7 +33,7 @@ function isLoopback (address: string | undefined): boolean {
 export const RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource'
 
 function digest (value: string): Buffer {
-  return createHash('sha256').update(value).digest()
+  return hash('sha256', value, 'buffer')
 }
 
 function scopesOf (payload: Record<string, unknown>): string[] {
@@ -91,7 +91,8 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string) 
     : undefined
 
   // Descriptions are our own fixed texts, never token-derived, and are kept to header-safe ASCII.
-  function unauthorized (description: string | undefined, metadataUrl?: string): AppError {
+  function unauthorized (description: string | undefined, metadata?: string | (() => string)): AppError {
+    const metadataUrl = typeof metadata === 'function' ? metadata() : metadata
     const params = ['realm="datapulse"']
     if (description) params.push('error="invalid_token"', `error_description="${description.replace(/[^\x20-\x7e]|["\\]/g, "'")}"`)
     if (opts.jwtIssuer && metadataUrl) params.push(`resource_metadata="${metadataUrl}"`)
@@ -101,7 +102,7 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string) 
   }
 
   /** Resolves the principal for an Authorization header value, or throws a 401/503 AppError. */
-  async function verify (authorization: string | undefined, metadataUrl?: string): Promise<Principal> {
+  async function verify (authorization: string | undefined, metadataUrl?: string | (() => string)): Promise<Principal> {
     if (!authorization) throw unauthorized(undefined, metadataUrl)
     // Checked before any parsing: an oversized header is never decoded.
     if (authorization.length > opts.maxHeaderBytes) throw unauthorized('authorization header too large', metadataUrl)
@@ -140,8 +141,8 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string) 
       request.principal = ANONYMOUS
       return
     }
-    const path = request.url.split('?')[0]
-    const metadata = `${publicBase(request, publicUrl)}${prefix}${RESOURCE_METADATA_PATH}${path === `${prefix}/mcp` ? '/mcp' : ''}`
+    // Built only for a 401's WWW-Authenticate, never on the successful path.
+    const metadata = () => `${publicBase(request, publicUrl)}${prefix}${RESOURCE_METADATA_PATH}${request.url.split('?')[0] === `${prefix}/mcp` ? '/mcp' : ''}`
     request.principal = await verify(request.headers.authorization, metadata)
   }
 

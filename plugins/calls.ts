@@ -9,6 +9,8 @@ export class ClientCancelled extends Error {
 
 export interface CallHandle {
   signal: AbortSignal
+  /** Ends the call (its tool timed out, say): the signal fires with `reason`. */
+  abort (reason: Error): void
 }
 
 interface Running {
@@ -44,15 +46,23 @@ export function createCalls (maxPerSession: number) {
     if (parent?.aborted) controller.abort(parent.reason)
     else parent?.addEventListener('abort', onParentAbort, { once: true })
     const key = requestId
-    const result = Promise.resolve().then(() => work({ signal: controller.signal }))
-    const done = result.then(() => {}, () => {}).finally(() => {
-      parent?.removeEventListener('abort', onParentAbort)
-      running!.delete(key)
-      if (running!.size === 0 && bySession.get(sessionId) === running) bySession.delete(sessionId)
-      total--
-    })
-    running.set(key, { controller, done })
+    const slot = running
+    const entry: Running = { controller, done: undefined as unknown as Promise<void> }
+    slot.set(key, entry)
     total++
+    const finish = () => {
+      parent?.removeEventListener('abort', onParentAbort)
+      slot.delete(key)
+      if (slot.size === 0 && bySession.get(sessionId) === slot) bySession.delete(sessionId)
+      total--
+    }
+    let result: Promise<T>
+    try {
+      result = work({ signal: controller.signal, abort: (reason) => controller.abort(reason) })
+    } catch (err) {
+      result = Promise.reject(err)
+    }
+    entry.done = result.then(finish, finish)
     return result
   }
 

@@ -10,11 +10,18 @@ export function createMetrics (fastify: FastifyInstance) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'datapulse_' })
 
-  const requests = new Counter({
+  // Counted in a plain map and handed to prom-client when scraped: the per-request cost is one
+  // map update, not a label hash.
+  const served = new Map<string, { labels: { method: string, route: string, status: string }, n: number }>()
+  new Counter({
     name: 'datapulse_http_requests_total',
     help: 'HTTP requests by method, route and status (SSE streams are counted when they end)',
     labelNames: ['method', 'route', 'status'],
-    registers: [registry]
+    registers: [registry],
+    collect () {
+      this.reset()
+      for (const { labels, n } of served.values()) this.inc(labels, n)
+    }
   })
   const calls = new Counter({
     name: 'datapulse_tool_calls_total',
@@ -55,19 +62,33 @@ export function createMetrics (fastify: FastifyInstance) {
     collect () { this.set(fastify.calls.inFlight()) }
   })
 
+  // Label children are made once per tool and outcome, not looked up by hash on every call.
+  const perTool = new Map<string, { observe: (seconds: number) => void, outcomes: Map<string, () => void> }>()
   fastify.tools.observe((tool, outcome, seconds) => {
-    calls.inc({ tool, outcome })
-    duration.observe({ tool }, seconds)
+    let t = perTool.get(tool)
+    if (!t) {
+      const timing = duration.labels({ tool })
+      perTool.set(tool, t = { observe: (s) => timing.observe(s), outcomes: new Map() })
+    }
+    let counted = t.outcomes.get(outcome)
+    if (!counted) {
+      const child = calls.labels({ tool, outcome })
+      t.outcomes.set(outcome, counted = () => child.inc())
+    }
+    counted()
+    t.observe(seconds)
   })
   // 'close' on the raw response fires for ordinary replies and for hijacked SSE streams alike.
-  fastify.addHook('onRequest', async (request, reply) => {
-    reply.raw.once('close', () => {
-      requests.inc({
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status: String(reply.raw.statusCode)
-      })
+  fastify.addHook('onRequest', (request, reply, done) => {
+    reply.raw.on('close', () => {
+      const route = request.routeOptions.url ?? 'unmatched'
+      const status = reply.raw.statusCode
+      const key = `${request.method} ${route} ${status}`
+      const entry = served.get(key)
+      if (entry) entry.n++
+      else served.set(key, { labels: { method: request.method, route, status: String(status) }, n: 1 })
     })
+    done()
   })
 
   return registry

@@ -91,13 +91,17 @@ export function createToolRegistry (defaultTimeoutMs: number) {
     throw new ToolError('invalid_arguments', `${tool.definition.name}: ${where}: ${first?.message ?? 'invalid'}`)
   }
 
-  /** Validates `args`, runs the handler under the tool's time limit and the caller's signal. */
-  async function call (name: string, args: unknown, ctx: ToolContext): Promise<unknown> {
-    if (observers.length === 0) return run(name, args, ctx)
+  /**
+   * Validates `args`, runs the handler under the tool's time limit and the caller's signal.
+   * `abort`, when the caller has one (a call slot), ends the call on timeout: ctx.signal then is
+   * the handler's signal and no second controller is made.
+   */
+  async function call (name: string, args: unknown, ctx: ToolContext, abort?: (reason: Error) => void): Promise<unknown> {
+    if (observers.length === 0) return run(name, args, ctx, abort)
     const started = performance.now()
     let outcome = 'ok'
     try {
-      return await run(name, args, ctx)
+      return await run(name, args, ctx, abort)
     } catch (err) {
       outcome = err instanceof ToolError ? err.code : 'tool_failed'
       throw err
@@ -124,43 +128,51 @@ export function createToolRegistry (defaultTimeoutMs: number) {
     throw new ToolError('tool_failed', `${name}: result does not match its outputSchema at ${first?.path || '/'}: ${first?.message ?? 'invalid'}`)
   }
 
-  async function run (name: string, args: unknown, ctx: ToolContext): Promise<unknown> {
+  async function run (name: string, args: unknown, ctx: ToolContext, abort?: (reason: Error) => void): Promise<unknown> {
     const tool = tools.get(name)
     // Client-chosen names are cut before they are echoed: errors never amplify input.
     if (!tool) throw new ToolError('unknown_tool', `unknown tool "${name.length > 64 ? `${name.slice(0, 64)}…` : name}"`)
     const valid = validate(tool, args)
     if (ctx.signal.aborted) throw new ToolError('cancelled', `${name}: cancelled before it started`)
     const timeoutMs = tool.definition.timeoutMs ?? defaultTimeoutMs
-    // One controller per call, fed by the caller's signal and by our own timer. (Profiling showed
-    // AbortSignal.timeout + AbortSignal.any costing ~5 % of a round trip, plus GC churn.)
-    const controller = new AbortController()
+    // Without a call slot to end, the handler gets a signal of its own that the timer can fire.
+    const caller = ctx.signal
+    let onCallerAbort: (() => void) | undefined
+    if (!abort) {
+      const own = new AbortController()
+      onCallerAbort = () => own.abort(caller.reason)
+      caller.addEventListener('abort', onCallerAbort, { once: true })
+      ctx = { ...ctx, signal: own.signal }
+      abort = (reason) => own.abort(reason)
+    }
+    const signal = ctx.signal
     let timedOut = false
     const failure = () => timedOut
       ? new ToolError('tool_timeout', `${name}: timed out after ${timeoutMs} ms`)
       : new ToolError('cancelled', `${name}: cancelled`)
-    const onCallerAbort = () => controller.abort(ctx.signal.reason)
-    ctx.signal.addEventListener('abort', onCallerAbort, { once: true })
     let timer: NodeJS.Timeout | undefined
+    let onAbort: (() => void) | undefined
     try {
-      const out = tool.definition.handler(valid as Static<TObject>, { ...ctx, signal: controller.signal })
-      // A synchronous result needs no timer and no race.
+      const out = tool.definition.handler(valid as Static<TObject>, ctx)
+      // A synchronous result needs no timer, no listener and no race.
       if (!(out instanceof Promise)) return out
       const aborted = new Promise<never>((_resolve, reject) => {
-        controller.signal.addEventListener('abort', () => reject(failure()), { once: true })
-        timer = setTimeout(() => { timedOut = true; controller.abort(new Error('timeout')) }, timeoutMs)
+        onAbort = () => reject(failure())
+        signal.addEventListener('abort', onAbort, { once: true })
+        timer = setTimeout(() => { timedOut = true; abort!(new Error('timeout')) }, timeoutMs)
       })
       return await Promise.race([out, aborted])
     } catch (err) {
       if (err instanceof ToolError) throw err
-      if (controller.signal.aborted) throw failure()
+      if (signal.aborted) throw failure()
       const message = err instanceof Error ? err.message : String(err)
       throw new ToolError('tool_failed', `${name}: ${message}`, { cause: err })
     } finally {
       clearTimeout(timer)
-      ctx.signal.removeEventListener('abort', onCallerAbort)
+      if (onAbort) signal.removeEventListener('abort', onAbort)
+      if (onCallerAbort) caller.removeEventListener('abort', onCallerAbort)
     }
   }
-
 
   return {
     register,

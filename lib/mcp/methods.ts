@@ -58,9 +58,9 @@ async function callTool (mc: MethodContext, params: Record<string, unknown>): Pr
   let running: Promise<unknown>
   let callSignal: AbortSignal | undefined
   try {
-    running = app.calls.start(mc.sessionId || `principal:${mc.principal.id}`, String(mc.requestId), ({ signal }) => {
+    running = app.calls.start(mc.sessionId || `principal:${mc.principal.id}`, String(mc.requestId), ({ signal, abort }) => {
       callSignal = signal
-      return app.tools.call(name, args ?? {}, createCallContext({ ...mc, signal }))
+      return app.tools.call(name, args ?? {}, createCallContext({ ...mc, signal }), abort)
     }, mc.signal)
   } catch (err) {
     if (err instanceof AppError) {
