@@ -20,7 +20,11 @@ export interface Channel {
 export interface CallScope {
   principal: Principal
   sessionId: string
-  signal: AbortSignal
+  /**
+   * Ends the request early (the client went away). Absent where nothing can: on HTTP+SSE the
+   * POST is not the request's lifetime; a tool call still gets its call slot's signal.
+   */
+  signal?: AbortSignal
   log: FastifyBaseLogger
   /** null where the client cannot be reached during a call (the envelope). */
   channel: Channel | null
@@ -41,6 +45,7 @@ const noClient = (what: string) => new RpcError(ErrorCodes.invalidRequest, `${wh
 
 export function createCallContext (scope: CallScope): ToolContext {
   const { channel } = scope
+  const signal = scope.signal ?? new AbortController().signal
   // Questions are numbered in the order a handler asks them, so a re-run asks the same keys.
   let asked = 0
   async function ask (capability: string, method: string, params: Record<string, unknown>, options?: AskOptions): Promise<unknown> {
@@ -49,22 +54,22 @@ export function createCallContext (scope: CallScope): ToolContext {
     if (!channel?.request) throw noClient(method)
     const caps = await scope.clientCapabilities()
     if (caps[capability] === undefined || caps[capability] === null) throw missingCapability(capability)
-    return channel.request(method, params, scope.signal, key)
+    return channel.request(method, params, signal, key)
   }
   return {
     principal: scope.principal,
     sessionId: scope.sessionId,
-    signal: scope.signal,
+    signal,
     log: scope.log,
     async progress (progress, total, message) {
-      if (!channel || scope.progressToken === undefined || scope.signal.aborted) return
+      if (!channel || scope.progressToken === undefined || signal.aborted) return
       const params: Record<string, unknown> = { progressToken: scope.progressToken, progress }
       if (total !== undefined) params.total = total
       if (message !== undefined) params.message = message
       await channel.notify('notifications/progress', params)
     },
     async clientLog (level, data, logger) {
-      if (!channel || scope.signal.aborted) return
+      if (!channel || signal.aborted) return
       const min = await scope.logLevel()
       if (min === null || LOG_LEVELS.indexOf(level) < LOG_LEVELS.indexOf(min)) return
       await channel.notify('notifications/message', logger === undefined ? { level, data } : { level, logger, data })
