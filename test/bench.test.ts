@@ -12,13 +12,13 @@ t.test('the quick bench runs end to end and verifies every answer', async (t) =>
   const result = JSON.parse(readFileSync(new URL('../bench/results/quick.json', import.meta.url), 'utf8'))
   t.equal(result.errors, 0, 'no wrong or missing answer')
   for (const scenario of ['envelope', 'mcpSse', 'streamable', 'modern']) {
-    t.equal(result.app[scenario].calls, result.params.S * result.params.K, `${scenario}: every call answered`)
+    t.equal(result.app[scenario].calls, result.params.S * result.params.K * result.params.rounds, `${scenario}: every call answered`)
     t.ok(result.app[scenario].callsPerSec > 0)
   }
   t.equal(result.app.idle.opened, result.params.N, 'every idle stream opened')
   t.ok(Number.isFinite(result.app.idle.rssPerStreamKiB))
   for (const peer of ['v1Streamable', 'v1Sse', 'v2Modern']) {
-    t.equal(result.peers[peer].calls, result.params.S * result.params.K, `peer ${peer}: every call answered`)
+    t.equal(result.peers[peer].calls, result.params.S * result.params.K * result.params.rounds, `peer ${peer}: every call answered`)
   }
   t.type(result.targets['envelope ≥ 0.8× floor calls/s, p99 ≤ 1.3×'], 'boolean', 'targets are reported (asserted by the bench, not by tests)')
   t.match(result.table, /\| SDK v2: createMcpHandler, 2026-07-28 \|/, 'the peers are in the table')
