@@ -32,7 +32,7 @@ export async function answerEnvelope (
   app: FastifyInstance,
   req: { sessionId: string, principal: Principal, log: FastifyBaseLogger },
   message: MCPRequest,
-  { signal, abort }: CallHandle
+  line: CallHandle
 ): Promise<void> {
   let frame: string
   if (message.type === 'list_tools') {
@@ -43,7 +43,7 @@ export async function answerEnvelope (
       const ctx = createCallContext({
         principal: req.principal,
         sessionId: req.sessionId,
-        signal,
+        lifeline: line,
         log: req.log,
         // Every call may report progress; the envelope has no logs or client requests.
         progressToken: message.request_id,
@@ -57,7 +57,7 @@ export async function answerEnvelope (
         changes: app.mcp.changes,
         clientCapabilities: async () => ({})
       })
-      const result = await app.tools.call(String(name), args, ctx, abort)
+      const result = await app.tools.call(String(name), args, ctx, line)
       frame = responseFrame('tool_result', message.request_id, result ?? null)
     } catch (err) {
       const code = err instanceof ToolError ? err.code : 'tool_failed'

@@ -1,20 +1,18 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { AppError } from '../lib/errors.js'
+import { Lifeline } from '../lib/lifeline.js'
 
 /** The abort reason of a call its client cancelled: such a call gets no response. */
 export class ClientCancelled extends Error {
   override name = 'ClientCancelled'
 }
 
-export interface CallHandle {
-  signal: AbortSignal
-  /** Ends the call (its tool timed out, say): the signal fires with `reason`. */
-  abort (reason: Error): void
-}
+/** A running call's lifeline: cancelled by the client, its session's end, shutdown or its tool's timeout. */
+export type CallHandle = Lifeline
 
 interface Running {
-  controller: AbortController
+  line: Lifeline
   done: Promise<void>
 }
 
@@ -30,7 +28,7 @@ export function createCalls (maxPerSession: number) {
    * Reserves a slot synchronously (so the HTTP answer can be 429) and runs `work` in it.
    * The returned promise settles with the tool's result or error.
    */
-  function start<T> (sessionId: string, requestId: string, work: (handle: CallHandle) => Promise<T>, parent?: AbortSignal): Promise<T> {
+  function start<T> (sessionId: string, requestId: string, work: (handle: CallHandle) => Promise<T>, parent?: Lifeline): Promise<T> {
     let running = bySession.get(sessionId)
     if (running && running.size >= maxPerSession) {
       throw new AppError(429, 'too_many_calls', `at most ${maxPerSession} tool calls may run at once per session`)
@@ -41,24 +39,22 @@ export function createCalls (maxPerSession: number) {
       throw new AppError(409, 'duplicate_request_id', `request id "${requestId.slice(0, 64)}" is already in flight in this session`)
     }
     if (!running) bySession.set(sessionId, running = new Map())
-    const controller = new AbortController()
-    const onParentAbort = () => controller.abort(parent!.reason)
-    if (parent?.aborted) controller.abort(parent.reason)
-    else parent?.addEventListener('abort', onParentAbort, { once: true })
+    const line = new Lifeline()
+    const unlink = parent?.onAbort((reason) => line.abort(reason))
     const key = requestId
     const slot = running
-    const entry: Running = { controller, done: undefined as unknown as Promise<void> }
+    const entry: Running = { line, done: undefined as unknown as Promise<void> }
     slot.set(key, entry)
     total++
     const finish = () => {
-      parent?.removeEventListener('abort', onParentAbort)
+      unlink?.()
       slot.delete(key)
       if (slot.size === 0 && bySession.get(sessionId) === slot) bySession.delete(sessionId)
       total--
     }
     let result: Promise<T>
     try {
-      result = work({ signal: controller.signal, abort: (reason) => controller.abort(reason) })
+      result = work(line)
     } catch (err) {
       result = Promise.reject(err)
     }
@@ -70,11 +66,11 @@ export function createCalls (maxPerSession: number) {
     start,
     cancel (sessionId: string, requestId: string, reason = 'cancelled by client'): boolean {
       const call = bySession.get(sessionId)?.get(requestId)
-      call?.controller.abort(new ClientCancelled(reason))
+      call?.line.abort(new ClientCancelled(reason))
       return call !== undefined
     },
     abortSession (sessionId: string, reason = 'session ended'): void {
-      for (const call of bySession.get(sessionId)?.values() ?? []) call.controller.abort(new Error(reason))
+      for (const call of bySession.get(sessionId)?.values() ?? []) call.line.abort(new Error(reason))
     },
     inFlight: (): number => total,
     /** Waits for running calls up to `timeoutMs`, then aborts the rest. */
@@ -85,7 +81,7 @@ export function createCalls (maxPerSession: number) {
       const timedOut = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs) })
       await Promise.race([Promise.all(all.map((c) => c.done)), timedOut])
       clearTimeout(timer)
-      for (const c of all) c.controller.abort(new Error('server shutting down'))
+      for (const c of all) c.line.abort(new Error('server shutting down'))
       await Promise.all(all.map((c) => c.done))
     }
   }

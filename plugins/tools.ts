@@ -5,6 +5,7 @@ import { Value } from '@sinclair/typebox/value'
 import type { FastifyInstance } from 'fastify'
 import { ToolError, type AnyTool, type ToolContext } from '../lib/tool.js'
 import { minTtl } from './resources.js'
+import { Lifeline } from '../lib/lifeline.js'
 
 /** A tool as `tools/list` publishes it. */
 export interface ToolInfo {
@@ -93,15 +94,15 @@ export function createToolRegistry (defaultTimeoutMs: number) {
 
   /**
    * Validates `args`, runs the handler under the tool's time limit and the caller's signal.
-   * `abort`, when the caller has one (a call slot), ends the call on timeout: ctx.signal then is
-   * the handler's signal and no second controller is made.
+   * `line`, when the caller has one (a call slot, whose lifeline ctx.signal follows), is what a
+   * timeout ends; otherwise the handler gets a signal of its own.
    */
-  async function call (name: string, args: unknown, ctx: ToolContext, abort?: (reason: Error) => void): Promise<unknown> {
-    if (observers.length === 0) return run(name, args, ctx, abort)
+  async function call (name: string, args: unknown, ctx: ToolContext, line?: Lifeline): Promise<unknown> {
+    if (observers.length === 0) return run(name, args, ctx, line)
     const started = performance.now()
     let outcome = 'ok'
     try {
-      return await run(name, args, ctx, abort)
+      return await run(name, args, ctx, line)
     } catch (err) {
       outcome = err instanceof ToolError ? err.code : 'tool_failed'
       throw err
@@ -128,49 +129,47 @@ export function createToolRegistry (defaultTimeoutMs: number) {
     throw new ToolError('tool_failed', `${name}: result does not match its outputSchema at ${first?.path || '/'}: ${first?.message ?? 'invalid'}`)
   }
 
-  async function run (name: string, args: unknown, ctx: ToolContext, abort?: (reason: Error) => void): Promise<unknown> {
+  async function run (name: string, args: unknown, ctx: ToolContext, line?: Lifeline): Promise<unknown> {
     const tool = tools.get(name)
     // Client-chosen names are cut before they are echoed: errors never amplify input.
     if (!tool) throw new ToolError('unknown_tool', `unknown tool "${name.length > 64 ? `${name.slice(0, 64)}…` : name}"`)
     const valid = validate(tool, args)
-    if (ctx.signal.aborted) throw new ToolError('cancelled', `${name}: cancelled before it started`)
+    if (line ? line.aborted : ctx.signal.aborted) throw new ToolError('cancelled', `${name}: cancelled before it started`)
     const timeoutMs = tool.definition.timeoutMs ?? defaultTimeoutMs
-    // Without a call slot to end, the handler gets a signal of its own that the timer can fire.
-    const caller = ctx.signal
-    let onCallerAbort: (() => void) | undefined
-    if (!abort) {
-      const own = new AbortController()
-      onCallerAbort = () => own.abort(caller.reason)
+    let unlinkCaller: (() => void) | undefined
+    if (!line) {
+      const own = line = new Lifeline()
+      const caller = ctx.signal
+      const onCallerAbort = () => own.abort(caller.reason)
       caller.addEventListener('abort', onCallerAbort, { once: true })
+      unlinkCaller = () => caller.removeEventListener('abort', onCallerAbort)
       ctx = { ...ctx, signal: own.signal }
-      abort = (reason) => own.abort(reason)
     }
-    const signal = ctx.signal
+    const lifeline = line
     let timedOut = false
     const failure = () => timedOut
       ? new ToolError('tool_timeout', `${name}: timed out after ${timeoutMs} ms`)
       : new ToolError('cancelled', `${name}: cancelled`)
     let timer: NodeJS.Timeout | undefined
-    let onAbort: (() => void) | undefined
+    let unsubscribe: (() => void) | undefined
     try {
       const out = tool.definition.handler(valid as Static<TObject>, ctx)
       // A synchronous result needs no timer, no listener and no race.
       if (!(out instanceof Promise)) return out
       const aborted = new Promise<never>((_resolve, reject) => {
-        onAbort = () => reject(failure())
-        signal.addEventListener('abort', onAbort, { once: true })
-        timer = setTimeout(() => { timedOut = true; abort!(new Error('timeout')) }, timeoutMs)
+        unsubscribe = lifeline.onAbort(() => reject(failure()))
+        timer = setTimeout(() => { timedOut = true; lifeline.abort(new Error('timeout')) }, timeoutMs)
       })
       return await Promise.race([out, aborted])
     } catch (err) {
       if (err instanceof ToolError) throw err
-      if (signal.aborted) throw failure()
+      if (lifeline.aborted) throw failure()
       const message = err instanceof Error ? err.message : String(err)
       throw new ToolError('tool_failed', `${name}: ${message}`, { cause: err })
     } finally {
       clearTimeout(timer)
-      if (onAbort) signal.removeEventListener('abort', onAbort)
-      if (onCallerAbort) caller.removeEventListener('abort', onCallerAbort)
+      unsubscribe?.()
+      unlinkCaller?.()
     }
   }
 

@@ -124,7 +124,7 @@ const mcpRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
     const answer = async (m: Request): Promise<JsonRpcResponse | null> => {
       const mc = {
         app: fastify, era: '2025' as const, requestId: m.id, principal, sessionId, log, channel,
-        signal: exchange.signal, progressToken: progressTokenOf(m.params), ...scope
+        lifeline: exchange.lifeline, progressToken: progressTokenOf(m.params), ...scope
       }
       try {
         return rpcResult(m.id, await fastify.mcp.dispatch(mc, m.method, m.params))

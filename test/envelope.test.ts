@@ -97,9 +97,10 @@ eachStore('a tool that throws or times out becomes an error frame; the server ke
   const { Type } = await import('@sinclair/typebox')
   const { defineTool } = await import('../lib/tool.js')
   const boom = defineTool({ name: 'boom', description: 'throws', input: Type.Object({}), handler: () => { throw new Error('kaboom') } })
+  let told: unknown
   const slow = defineTool({
     name: 'slow', description: 'never ends', input: Type.Object({}), timeoutMs: 100,
-    handler: () => new Promise(() => {})
+    handler: (_args, ctx) => new Promise(() => { ctx.signal.addEventListener('abort', () => { told = ctx.signal.reason }) })
   })
   const srv = await start({ tools: [boom, slow] })
   t.teardown(srv.close)
@@ -111,6 +112,7 @@ eachStore('a tool that throws or times out becomes an error frame; the server ke
   const timeout = await sse.frameFor('s')
   t.equal(timeout.code, 'tool_timeout')
   t.match(timeout.error, /timed out after 100 ms/)
+  t.match(told, { message: 'timeout' }, 'the handler\'s signal fired when its time ran out')
   await post(srv.url, '/message?session_id=faults', { type: 'call_tool', request_id: 'after', data: { name: 'get_time' } })
   t.equal((await sse.frameFor('after')).type, 'tool_result')
 })

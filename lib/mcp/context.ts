@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Principal } from '../../plugins/auth.js'
+import { Lifeline } from '../lifeline.js'
 import type { AskOptions, ToolContext } from '../tool.js'
 import { elicitationProblem } from './elicit-check.js'
 import { isObject, RpcError } from './rpc.js'
@@ -21,10 +22,10 @@ export interface CallScope {
   principal: Principal
   sessionId: string
   /**
-   * Ends the request early (the client went away). Absent where nothing can: on HTTP+SSE the
-   * POST is not the request's lifetime; a tool call still gets its call slot's signal.
+   * Ends the request early (the client went away; for a tool call, its call slot's lifeline).
+   * Absent where nothing can: on HTTP+SSE the POST is not the request's lifetime.
    */
-  signal?: AbortSignal
+  lifeline?: Lifeline
   log: FastifyBaseLogger
   /** null where the client cannot be reached during a call (the envelope). */
   channel: Channel | null
@@ -45,7 +46,7 @@ const noClient = (what: string) => new RpcError(ErrorCodes.invalidRequest, `${wh
 
 export function createCallContext (scope: CallScope): ToolContext {
   const { channel } = scope
-  const signal = scope.signal ?? new AbortController().signal
+  const line = scope.lifeline ?? new Lifeline()
   // Questions are numbered in the order a handler asks them, so a re-run asks the same keys.
   let asked = 0
   async function ask (capability: string, method: string, params: Record<string, unknown>, options?: AskOptions): Promise<unknown> {
@@ -54,22 +55,23 @@ export function createCallContext (scope: CallScope): ToolContext {
     if (!channel?.request) throw noClient(method)
     const caps = await scope.clientCapabilities()
     if (caps[capability] === undefined || caps[capability] === null) throw missingCapability(capability)
-    return channel.request(method, params, signal, key)
+    return channel.request(method, params, line.signal, key)
   }
   return {
     principal: scope.principal,
     sessionId: scope.sessionId,
-    signal,
+    // Made on first use: most handlers never look at it.
+    get signal () { return line.signal },
     log: scope.log,
     async progress (progress, total, message) {
-      if (!channel || scope.progressToken === undefined || signal.aborted) return
+      if (!channel || scope.progressToken === undefined || line.aborted) return
       const params: Record<string, unknown> = { progressToken: scope.progressToken, progress }
       if (total !== undefined) params.total = total
       if (message !== undefined) params.message = message
       await channel.notify('notifications/progress', params)
     },
     async clientLog (level, data, logger) {
-      if (!channel || signal.aborted) return
+      if (!channel || line.aborted) return
       const min = await scope.logLevel()
       if (min === null || LOG_LEVELS.indexOf(level) < LOG_LEVELS.indexOf(min)) return
       await channel.notify('notifications/message', logger === undefined ? { level, data } : { level, logger, data })

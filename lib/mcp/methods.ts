@@ -5,6 +5,7 @@ import { createCallContext, type CallScope } from './context.js'
 import { paginate } from './paginate.js'
 import { clip, isObject, RequestCancelled, RpcError } from './rpc.js'
 import { ClientCancelled } from '../../plugins/calls.js'
+import type { Lifeline } from '../lifeline.js'
 import { LOG_LEVELS, type CallToolResult, type ContentBlock } from './types.js'
 import { ResourceNotFound } from '../../plugins/resources.js'
 import { PromptError } from '../../plugins/prompts.js'
@@ -56,12 +57,12 @@ async function callTool (mc: MethodContext, params: Record<string, unknown>): Pr
   const missing = app.tools.missingScopes(name, mc.principal.kind === 'local' ? null : mc.principal.scopes)
   if (missing.length > 0) throw insufficientScope(missing)
   let running: Promise<unknown>
-  let callSignal: AbortSignal | undefined
+  let call: Lifeline | undefined
   try {
-    running = app.calls.start(mc.sessionId || `principal:${mc.principal.id}`, String(mc.requestId), ({ signal, abort }) => {
-      callSignal = signal
-      return app.tools.call(name, args ?? {}, createCallContext({ ...mc, signal }), abort)
-    }, mc.signal)
+    running = app.calls.start(mc.sessionId || `principal:${mc.principal.id}`, String(mc.requestId), (line) => {
+      call = line
+      return app.tools.call(name, args ?? {}, createCallContext({ ...mc, lifeline: line }), line)
+    }, mc.lifeline)
   } catch (err) {
     if (err instanceof AppError) {
       throw new RpcError(err.statusCode === 409 ? ErrorCodes.invalidRequest : ErrorCodes.overloaded, err.message)
@@ -73,7 +74,7 @@ async function callTool (mc: MethodContext, params: Record<string, unknown>): Pr
     result = toCallToolResult(await running)
     if (result.structuredContent !== undefined) app.tools.checkOutput(name, result.structuredContent)
   } catch (err) {
-    if (callSignal?.reason instanceof ClientCancelled) throw new RequestCancelled('cancelled by the client')
+    if (call?.reason instanceof ClientCancelled) throw new RequestCancelled('cancelled by the client')
     // Protocol errors (unknown tool, bad arguments, a client that cannot answer) are the caller's
     // mistake; a tool that fails is a result the model should see (isError), per the tools spec.
     if (err instanceof RpcError) throw err

@@ -9,6 +9,7 @@ import { progressTokenOf } from './session.js'
 import { classify, clip, isObject, RequestCancelled, rpcError, rpcResult, RpcError } from './rpc.js'
 import { LOG_LEVELS, type LogLevel } from './types.js'
 import { ErrorCodes, STREAMABLE_VERSIONS, type JsonRpcId } from '../../schemas/jsonrpc.js'
+import { Lifeline } from '../lifeline.js'
 
 /** The stateless revisions /mcp speaks, newest first. */
 export const MODERN_VERSIONS = ['2026-07-28'] as const
@@ -90,9 +91,9 @@ export async function answerModern (app: FastifyInstance, request: FastifyReques
 
   const principal = request.principal!
   const log = lazyChild(request.log, { mcpMethod: method })
-  const controller = new AbortController()
+  const lifeline = new Lifeline()
   let finished = false
-  reply.raw.once('close', () => { if (!finished) controller.abort(new Error('client closed the response')) })
+  reply.raw.once('close', () => { if (!finished) lifeline.abort(new Error('client closed the response')) })
 
   if (method === 'subscriptions/listen') {
     finished = true
@@ -103,13 +104,13 @@ export async function answerModern (app: FastifyInstance, request: FastifyReques
   let stream: ReturnType<typeof startSse> | undefined
   const write = (payload: unknown) => { stream!.write(`data: ${JSON.stringify(payload)}\n\n`) }
   const notify = async (method: string, params: Record<string, unknown>) => {
-    if (controller.signal.aborted) return
+    if (lifeline.aborted) return
     stream ??= startSse(reply)
     write({ jsonrpc: '2.0', method, params })
   }
   const finish = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
     finished = true
-    if (controller.signal.aborted) return reply
+    if (lifeline.aborted) return reply
     if (stream) {
       write(payload)
       stream.end()
@@ -150,7 +151,7 @@ export async function answerModern (app: FastifyInstance, request: FastifyReques
     }
   }
   const mc: MethodContext = {
-    app, era: '2026', requestId: id, principal, sessionId: '', log, channel, signal: controller.signal,
+    app, era: '2026', requestId: id, principal, sessionId: '', log, channel, lifeline,
     progressToken: progressTokenOf(params),
     logLevel: async () => ctx.logLevel,
     clientCapabilities: async () => ctx.capabilities,

@@ -6,6 +6,7 @@ import { ErrorCodes } from '../../schemas/jsonrpc.js'
 import type { Channel } from './context.js'
 import { RpcError } from './rpc.js'
 import { mcpGapNotice } from './session.js'
+import { Lifeline } from '../lifeline.js'
 
 export interface ExchangeOptions {
   sessionId: string
@@ -28,7 +29,8 @@ export const STREAM_ID_SEPARATOR = '.'
  * so a client whose stream breaks resumes it (GET + Last-Event-ID) and loses nothing.
  */
 export interface Exchange {
-  signal: AbortSignal
+  /** Ends the POST's requests when its client is gone for good. */
+  lifeline: Lifeline
   channel (): Channel
   start (): Promise<boolean>
   finish (responses: JsonRpcResponse[]): Promise<JsonRpcResponse[] | null>
@@ -45,7 +47,7 @@ export function createExchange (app: FastifyInstance, reply: FastifyReply, o: Ex
   let timer: NodeJS.Timeout | undefined
   let decide: (streaming: boolean) => void = () => {}
   const decided = new Promise<boolean>((resolve) => { decide = resolve })
-  const controller = new AbortController()
+  const lifeline = new Lifeline()
 
   const publish = (data: string, event = 'message') =>
     app.sessions.publish(o.sessionId, { stream: tag, event, data })
@@ -71,7 +73,7 @@ export function createExchange (app: FastifyInstance, reply: FastifyReply, o: Ex
         preamble: `id: ${prefix}${primed}\ndata: \n\n`,
         gapFrame: mcpGapNotice,
         // A client that left and did not resume within the grace time gets this request's calls aborted.
-        onAbandoned: () => controller.abort(new Error('client disconnected'))
+        onAbandoned: () => lifeline.abort(new Error('client disconnected'))
       })
     })()
     return opening
@@ -90,7 +92,7 @@ export function createExchange (app: FastifyInstance, reply: FastifyReply, o: Ex
   }
 
   return {
-    signal: controller.signal,
+    lifeline,
     channel (): Channel {
       return {
         notify: (method, params) => send({ jsonrpc: '2.0', method, params }),
@@ -124,12 +126,12 @@ export function createExchange (app: FastifyInstance, reply: FastifyReply, o: Ex
     },
     /** The client hung up before a JSON answer: nothing can reach it, so its calls stop. */
     abandon (): void {
-      if (mode === 'pending') controller.abort(new Error('client disconnected'))
+      if (mode === 'pending') lifeline.abort(new Error('client disconnected'))
     }
   }
 
   function fail (err: unknown) {
     app.log.error({ err, sessionId: o.sessionId }, 'could not open an MCP response stream')
-    controller.abort(new Error('stream failed'))
+    lifeline.abort(new Error('stream failed'))
   }
 }
