@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --rounds 3] [-- --streams 10000] [-- --redis [--instances 8]]
+// npm run bench [-- --quick] [-- --rounds 5] [-- --streams 10000] [-- --redis [--instances 8]]
 // Starts the server exactly as `npm start` does (fastify start -o, dist/app.js, log level info),
 // a bare node:http floor and the official SDK servers as peers, each as a child process; drives
 // them all from one client process with the same scenarios, and reports every figure against the
@@ -19,7 +19,7 @@ const quick = flag('quick')
 const S = value('sessions', quick ? 5 : 50)
 const K = value('calls', quick ? 20 : 200)
 const N = value('streams', quick ? 200 : 10_000)
-const ROUNDS = value('rounds', quick ? 1 : 3)
+const ROUNDS = value('rounds', quick ? 1 : 5)
 const INSTANCES = value('instances', 0)
 const here = new URL('.', import.meta.url)
 

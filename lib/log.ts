@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
-import pino from 'pino'
+import { batchedStdout, type BatchedDestination } from './log-destination.js'
 
 /**
  * A URL fit for a log line: stream tickets are credentials, so their value never reaches it.
@@ -20,10 +20,7 @@ export function redactUrl (url: string): string {
   return `${url.slice(0, q)}?${parts.join('&')}`
 }
 
-let cachedStream: ReturnType<typeof pino.destination> | undefined
-
-/** The longest a log line waits in the buffer before it is written. */
-export const LOG_FLUSH_MS = 250
+let cachedStream: BatchedDestination | undefined
 
 /**
  * Logger settings for the server: request lines keep method, URL (redacted), host and address,
@@ -31,10 +28,10 @@ export const LOG_FLUSH_MS = 250
  * passes headers explicitly.
  */
 export const loggerOptions = {
-  // Asynchronous, batched writes to stdout: a log line costs no syscall on the request's path
-  // (measured: ~15 % of a round trip at info when every line was its own write). Lines go out
-  // in 4 KiB writes or within LOG_FLUSH_MS, whichever comes first; fatal lines and exit flush.
-  get stream () { return (cachedStream ??= pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: LOG_FLUSH_MS })) },
+  // Asynchronous, batched writes to stdout (see BatchedDestination): a log line costs no syscall
+  // on the request's path (measured: ~15 % of a round trip at info when every line was its own
+  // write). Lines wait at most 250 ms; fatal lines and exit flush at once.
+  get stream () { return (cachedStream ??= batchedStdout()) },
   redact: {
     paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'],
     censor: '[redacted]'
