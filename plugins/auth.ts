@@ -101,8 +101,11 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string) 
     })
   }
 
-  /** Resolves the principal for an Authorization header value, or throws a 401/503 AppError. */
-  async function verify (authorization: string | undefined, metadataUrl?: string | (() => string)): Promise<Principal> {
+  /**
+   * The principal for an Authorization header value, or a 401/503 AppError thrown. The local
+   * token is settled at once (no promise on the hot path); a JWT may need the issuer's keys.
+   */
+  function check (authorization: string | undefined, metadataUrl?: string | (() => string)): Principal | Promise<Principal> {
     if (!authorization) throw unauthorized(undefined, metadataUrl)
     // Checked before any parsing: an oversized header is never decoded.
     if (authorization.length > opts.maxHeaderBytes) throw unauthorized('authorization header too large', metadataUrl)
@@ -113,8 +116,12 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string) 
       return { id: 'local', kind: 'local', scopes: [] }
     }
     if (!verifyJwt || token.split('.').length !== 3) throw unauthorized('token is not valid', metadataUrl)
+    return verifyToken(token, metadataUrl)
+  }
+
+  async function verifyToken (token: string, metadataUrl?: string | (() => string)): Promise<Principal> {
     try {
-      const payload = await verifyJwt(token)
+      const payload = await verifyJwt!(token)
       // A principal is a non-empty string subject; anything else would merge unrelated callers.
       if (typeof payload.sub !== 'string' || payload.sub === '' || payload.sub.length > 256) {
         throw unauthorized('token sub claim must be a non-empty string', metadataUrl)
@@ -136,14 +143,34 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string) 
     }
   }
 
-  async function authenticate (request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+  /** Resolves the principal for an Authorization header value, or throws a 401/503 AppError. */
+  async function verify (authorization: string | undefined, metadataUrl?: string | (() => string)): Promise<Principal> {
+    return check(authorization, metadataUrl)
+  }
+
+  /**
+   * The onRequest hook of authenticated routes. A callback hook: with the local token it
+   * finishes synchronously, without a promise per request.
+   */
+  function authenticate (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
     if (opts.anonymous && !request.headers.authorization && isLoopback(request.socket.remoteAddress)) {
       request.principal = ANONYMOUS
-      return
+      return done()
     }
     // Built only for a 401's WWW-Authenticate, never on the successful path.
     const metadata = () => `${publicBase(request, publicUrl)}${prefix}${RESOURCE_METADATA_PATH}${request.url.split('?')[0] === `${prefix}/mcp` ? '/mcp' : ''}`
-    request.principal = await verify(request.headers.authorization, metadata)
+    let result: Principal | Promise<Principal>
+    try {
+      result = check(request.headers.authorization, metadata)
+    } catch (err) {
+      return done(err as Error)
+    }
+    if (result instanceof Promise) {
+      result.then((principal) => { request.principal = principal; done() }, done)
+    } else {
+      request.principal = result
+      done()
+    }
   }
 
   return {

@@ -97,21 +97,23 @@ export function createToolRegistry (defaultTimeoutMs: number) {
    * `line`, when the caller has one (a call slot, whose lifeline ctx.signal follows), is what a
    * timeout ends; otherwise the handler gets a signal of its own.
    */
-  async function call (name: string, args: unknown, ctx: ToolContext, line?: Lifeline): Promise<unknown> {
+  function call (name: string, args: unknown, ctx: ToolContext, line?: Lifeline): Promise<unknown> {
     if (observers.length === 0) return run(name, args, ctx, line)
     const started = performance.now()
-    let outcome = 'ok'
-    try {
-      return await run(name, args, ctx, line)
-    } catch (err) {
-      outcome = err instanceof ToolError ? err.code : 'tool_failed'
-      throw err
-    } finally {
+    const running = run(name, args, ctx, line)
+    const record = (outcome: string) => {
       // Unknown names are not recorded under their own label: clients choose them freely.
       const label = tools.has(name) ? name : '(unknown)'
       const seconds = (performance.now() - started) / 1000
       for (const observe of observers) observe(label, outcome, seconds)
     }
+    return running.then((value) => {
+      record('ok')
+      return value
+    }, (err: unknown) => {
+      record(err instanceof ToolError ? err.code : 'tool_failed')
+      throw err
+    })
   }
 
   /** The scopes `principal` lacks for `name` (none for unknown tools and the local token). */

@@ -14,10 +14,13 @@ const eventsRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     },
     // EventSource cannot send Authorization: a ticket from POST /events/ticket stands in for it.
     config: RATE_LIMITED,
-    onRequest: async (request, reply) => {
+    onRequest: (request, reply, done) => {
       const { ticket, session_id: sessionId } = request.query as { ticket?: string, session_id?: string }
-      if (ticket === undefined) return fastify.auth.authenticate(request, reply)
-      request.principal = await fastify.tickets.redeem(String(ticket), String(sessionId))
+      if (ticket === undefined) return fastify.auth.authenticate(request, reply, done)
+      fastify.tickets.redeem(String(ticket), String(sessionId)).then((principal) => {
+        request.principal = principal
+        done()
+      }, done)
     }
   }, async (request, reply) => {
     const sessionId = request.query.session_id
