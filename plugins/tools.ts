@@ -5,7 +5,7 @@ import { Value } from '@sinclair/typebox/value'
 import type { FastifyInstance } from 'fastify'
 import { ToolError, type AnyTool, type ToolContext } from '../lib/tool.js'
 import { minTtl } from './resources.js'
-import { Lifeline } from '../lib/lifeline.js'
+import type { Lifeline } from '../lib/lifeline.js'
 
 /** A tool as `tools/list` publishes it. */
 export interface ToolInfo {
@@ -93,11 +93,10 @@ export function createToolRegistry (defaultTimeoutMs: number) {
   }
 
   /**
-   * Validates `args`, runs the handler under the tool's time limit and the caller's signal.
-   * `line`, when the caller has one (a call slot, whose lifeline ctx.signal follows), is what a
-   * timeout ends; otherwise the handler gets a signal of its own.
+   * Validates `args` and runs the handler under the tool's time limit, in a call slot: `line` is
+   * the slot's lifeline (which ctx.signal follows); cancellation ends it, and so does a timeout.
    */
-  function call (name: string, args: unknown, ctx: ToolContext, line?: Lifeline): Promise<unknown> {
+  function call (name: string, args: unknown, ctx: ToolContext, line: Lifeline): Promise<unknown> {
     if (observers.length === 0) return run(name, args, ctx, line)
     const started = performance.now()
     const running = run(name, args, ctx, line)
@@ -131,23 +130,13 @@ export function createToolRegistry (defaultTimeoutMs: number) {
     throw new ToolError('tool_failed', `${name}: result does not match its outputSchema at ${first?.path || '/'}: ${first?.message ?? 'invalid'}`)
   }
 
-  async function run (name: string, args: unknown, ctx: ToolContext, line?: Lifeline): Promise<unknown> {
+  async function run (name: string, args: unknown, ctx: ToolContext, lifeline: Lifeline): Promise<unknown> {
     const tool = tools.get(name)
     // Client-chosen names are cut before they are echoed: errors never amplify input.
     if (!tool) throw new ToolError('unknown_tool', `unknown tool "${name.length > 64 ? `${name.slice(0, 64)}…` : name}"`)
     const valid = validate(tool, args)
-    if (line ? line.aborted : ctx.signal.aborted) throw new ToolError('cancelled', `${name}: cancelled before it started`)
+    if (lifeline.aborted) throw new ToolError('cancelled', `${name}: cancelled before it started`)
     const timeoutMs = tool.definition.timeoutMs ?? defaultTimeoutMs
-    let unlinkCaller: (() => void) | undefined
-    if (!line) {
-      const own = line = new Lifeline()
-      const caller = ctx.signal
-      const onCallerAbort = () => own.abort(caller.reason)
-      caller.addEventListener('abort', onCallerAbort, { once: true })
-      unlinkCaller = () => caller.removeEventListener('abort', onCallerAbort)
-      ctx = { ...ctx, signal: own.signal }
-    }
-    const lifeline = line
     let timedOut = false
     const failure = () => timedOut
       ? new ToolError('tool_timeout', `${name}: timed out after ${timeoutMs} ms`)
@@ -171,7 +160,6 @@ export function createToolRegistry (defaultTimeoutMs: number) {
     } finally {
       clearTimeout(timer)
       unsubscribe?.()
-      unlinkCaller?.()
     }
   }
 
