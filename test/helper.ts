@@ -81,6 +81,17 @@ export function post (base: string, path: string, body: unknown, headers: Record
   return request('POST', base + path, { headers, body })
 }
 
+/** POSTs every 200 ms until it is accepted (202) or `timeoutMs` pass; the last status. */
+export async function postUntilAccepted (base: string, path: string, body: unknown, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs
+  let status = 0
+  while (status !== 202 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    status = (await post(base, path, body)).status
+  }
+  return status
+}
+
 export interface SseEventRecord {
   id?: string
   event?: string

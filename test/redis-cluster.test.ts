@@ -1,5 +1,5 @@
 import t from 'tap'
-import { AUTH, SseClient, post, request, startApp } from './helper.js'
+import { AUTH, SseClient, post, postUntilAccepted, request, startApp } from './helper.js'
 import { everythingOptions } from './mcp-features.js'
 import { redisUnavailable, startRedisCluster, type RedisCluster } from './redis-server.js'
 
@@ -56,12 +56,7 @@ t.test('a cluster master restarted under a live stream: 503 meanwhile, then the 
     t.ok([202, 503].includes(during.status), `a POST while one master is down is answered at once (${during.status})`)
     await node.start()
   }
-  const deadline = Date.now() + 20_000
-  let status = 0
-  while (status !== 202 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    status = (await post(srv.url, '/message?session_id=outage', call('after'))).status
-  }
+  const status = await postUntilAccepted(srv.url, '/message?session_id=outage', call('after'), 20_000)
   t.equal(status, 202, 'accepted again once the masters are back')
   t.equal((await sse.frameFor('after', 15_000)).type, 'tool_result', 'the same stream resumed')
   t.notOk(sse.ended, 'the stream stayed open')

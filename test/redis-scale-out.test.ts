@@ -4,7 +4,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import Fastify from 'fastify'
 import t from 'tap'
 import dataPulse from '../app.js'
-import { AUTH, SseClient, post, request, startApp } from './helper.js'
+import { AUTH, SseClient, post, postUntilAccepted, request, startApp } from './helper.js'
 import { redisUnavailable, startRedis } from './redis-server.js'
 
 const skip = redisUnavailable()
@@ -80,12 +80,7 @@ t.test('Redis restarted under a running stream: 503 during the outage, then the 
   t.equal((await request('GET', `${srv.url}/health`)).status, 200, '/health (liveness) stays up')
 
   await redis.start()
-  const deadline = Date.now() + 15_000
-  let status = 0
-  while (status !== 202 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    status = (await post(srv.url, '/message?session_id=outage', call('after'))).status
-  }
+  const status = await postUntilAccepted(srv.url, '/message?session_id=outage', call('after'), 15_000)
   t.equal(status, 202, 'POSTs are accepted again once Redis is back')
   t.equal((await sse.frameFor('after', 10_000)).type, 'tool_result', 'the same stream resumed')
   t.notOk(sse.ended, 'the stream stayed open through the outage')
