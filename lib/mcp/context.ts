@@ -44,59 +44,86 @@ export function missingCapability (name: string): RpcError {
 
 const noClient = (what: string) => new RpcError(ErrorCodes.invalidRequest, `${what} is not available on this transport`)
 
-export function createCallContext (scope: CallScope): ToolContext {
-  const { channel } = scope
-  const line = scope.lifeline ?? new Lifeline()
+/**
+ * What a handler sees of its request. A class, not an object literal of closures: a literal with a
+ * getter (the lazy `signal`) got a fresh hidden class per call, and those maps, kept in old space,
+ * held every call's closures past the young GC (~2 MB promoted per scavenge under load).
+ */
+class CallContext implements ToolContext {
+  readonly principal: Principal
+  readonly sessionId: string
+  readonly log: FastifyBaseLogger
+  readonly changes: ToolContext['changes']
+  readonly #scope: CallScope
+  readonly #line: Lifeline
   // Questions are numbered in the order a handler asks them, so a re-run asks the same keys.
-  let asked = 0
-  async function ask (capability: string, method: string, params: Record<string, unknown>, options?: AskOptions): Promise<unknown> {
-    const key = options?.key ?? `${method.split('/')[0]}-${asked}`
-    asked++
-    if (!channel?.request) throw noClient(method)
-    const caps = await scope.clientCapabilities()
-    if (caps[capability] === undefined || caps[capability] === null) throw missingCapability(capability)
-    return channel.request(method, params, line.signal, key)
+  #asked = 0
+
+  constructor (scope: CallScope) {
+    this.principal = scope.principal
+    this.sessionId = scope.sessionId
+    this.log = scope.log
+    this.changes = scope.changes
+    this.#scope = scope
+    this.#line = scope.lifeline ?? new Lifeline()
   }
-  return {
-    principal: scope.principal,
-    sessionId: scope.sessionId,
-    // Made on first use: most handlers never look at it.
-    get signal () { return line.signal },
-    log: scope.log,
-    async progress (progress, total, message) {
-      if (!channel || scope.progressToken === undefined || line.aborted) return
-      const params: Record<string, unknown> = { progressToken: scope.progressToken, progress }
-      if (total !== undefined) params.total = total
-      if (message !== undefined) params.message = message
-      await channel.notify('notifications/progress', params)
-    },
-    async clientLog (level, data, logger) {
-      if (!channel || line.aborted) return
-      const min = await scope.logLevel()
-      if (min === null || LOG_LEVELS.indexOf(level) < LOG_LEVELS.indexOf(min)) return
-      await channel.notify('notifications/message', logger === undefined ? { level, data } : { level, logger, data })
-    },
-    clientCapabilities: scope.clientCapabilities,
-    changes: scope.changes,
-    async elicit (params: ElicitParams, options?: AskOptions): Promise<ElicitResult> {
-      const result = await ask('elicitation', 'elicitation/create', { mode: 'form', ...params }, options) as ElicitResult
-      if (result?.action === 'accept') {
-        const problem = elicitationProblem(params.requestedSchema, result.content)
-        if (problem) throw new RpcError(ErrorCodes.invalidParams, `elicitation answer does not match requestedSchema: ${problem}`)
-      } else if (result?.action !== 'decline' && result?.action !== 'cancel') {
-        throw new RpcError(ErrorCodes.invalidParams, 'elicitation answer needs action accept, decline or cancel')
-      }
-      return result
-    },
-    async sample (params: SampleParams, options?: AskOptions): Promise<SampleResult> {
-      const result = await ask('sampling', 'sampling/createMessage', { ...params }, options) as SampleResult
-      if (!isObject(result) || result.content === undefined) throw new RpcError(ErrorCodes.invalidParams, 'sampling answer needs content')
-      return result
-    },
-    async listRoots (options?: AskOptions): Promise<RootsResult> {
-      const result = await ask('roots', 'roots/list', {}, options) as RootsResult
-      if (!isObject(result) || !Array.isArray(result.roots)) throw new RpcError(ErrorCodes.invalidParams, 'roots answer needs a roots array')
-      return result
+
+  // Made on first use: most handlers never look at it.
+  get signal (): AbortSignal { return this.#line.signal }
+
+  clientCapabilities (): Promise<Record<string, unknown>> { return this.#scope.clientCapabilities() }
+
+  async progress (progress: number, total?: number, message?: string): Promise<void> {
+    const { channel, progressToken } = this.#scope
+    if (!channel || progressToken === undefined || this.#line.aborted) return
+    const params: Record<string, unknown> = { progressToken, progress }
+    if (total !== undefined) params.total = total
+    if (message !== undefined) params.message = message
+    await channel.notify('notifications/progress', params)
+  }
+
+  async clientLog (level: LogLevel, data: unknown, logger?: string): Promise<void> {
+    const { channel } = this.#scope
+    if (!channel || this.#line.aborted) return
+    const min = await this.#scope.logLevel()
+    if (min === null || LOG_LEVELS.indexOf(level) < LOG_LEVELS.indexOf(min)) return
+    await channel.notify('notifications/message', logger === undefined ? { level, data } : { level, logger, data })
+  }
+
+  async elicit (params: ElicitParams, options?: AskOptions): Promise<ElicitResult> {
+    const result = await this.#ask('elicitation', 'elicitation/create', { mode: 'form', ...params }, options) as ElicitResult
+    if (result?.action === 'accept') {
+      const problem = elicitationProblem(params.requestedSchema, result.content)
+      if (problem) throw new RpcError(ErrorCodes.invalidParams, `elicitation answer does not match requestedSchema: ${problem}`)
+    } else if (result?.action !== 'decline' && result?.action !== 'cancel') {
+      throw new RpcError(ErrorCodes.invalidParams, 'elicitation answer needs action accept, decline or cancel')
     }
+    return result
   }
+
+  async sample (params: SampleParams, options?: AskOptions): Promise<SampleResult> {
+    const result = await this.#ask('sampling', 'sampling/createMessage', { ...params }, options) as SampleResult
+    if (!isObject(result) || result.content === undefined) throw new RpcError(ErrorCodes.invalidParams, 'sampling answer needs content')
+    return result
+  }
+
+  async listRoots (options?: AskOptions): Promise<RootsResult> {
+    const result = await this.#ask('roots', 'roots/list', {}, options) as RootsResult
+    if (!isObject(result) || !Array.isArray(result.roots)) throw new RpcError(ErrorCodes.invalidParams, 'roots answer needs a roots array')
+    return result
+  }
+
+  async #ask (capability: string, method: string, params: Record<string, unknown>, options?: AskOptions): Promise<unknown> {
+    const key = options?.key ?? `${method.split('/')[0]}-${this.#asked}`
+    this.#asked++
+    const { channel } = this.#scope
+    if (!channel?.request) throw noClient(method)
+    const caps = await this.#scope.clientCapabilities()
+    if (caps[capability] === undefined || caps[capability] === null) throw missingCapability(capability)
+    return channel.request(method, params, this.#line.signal, key)
+  }
+}
+
+export function createCallContext (scope: CallScope): ToolContext {
+  return new CallContext(scope)
 }
