@@ -14,6 +14,8 @@ interface Session extends SessionInfo {
   lastActive: number
   watchers: Set<() => void>
   values: Map<string, string>
+  /** Whether delivered events are kept for a reconnecting reader (see OpenOptions.replay). */
+  replay: boolean
 }
 
 /** The embedded default: sessions and their bounded logs in this process's memory. */
@@ -68,6 +70,13 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
     return s
   }
 
+  function drop (s: Session, owner: { bytes: number } | undefined): void {
+    const dropped = s.log.shift()!.data.length
+    s.bytes -= dropped
+    if (owner) owner.bytes -= dropped
+    totalBytes -= dropped
+  }
+
   function toEvent (e: Entry): StoredEvent {
     return e.event === undefined ? { id: String(e.seq), data: e.data } : { id: String(e.seq), event: e.event, data: e.data }
   }
@@ -75,7 +84,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
   return {
     kind: 'memory',
 
-    async open (sessionId, owner) {
+    async open (sessionId, owner, options) {
       const now = Date.now()
       const existing = live(sessionId)
       if (existing) {
@@ -96,7 +105,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       mine.sessions++
       owners.set(owner, mine)
       sessions.set(sessionId, {
-        id: sessionId, owner, createdAt: now, log: [], bytes: 0, nextSeq: 1, cursor: 0, lastActive: now, watchers: new Set(), values: new Map()
+        id: sessionId, owner, createdAt: now, log: [], bytes: 0, nextSeq: 1, cursor: 0, lastActive: now, watchers: new Set(), values: new Map(), replay: options?.replay ?? true
       })
       return { id: sessionId, owner, createdAt: now }
     },
@@ -120,10 +129,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       // Keep at least the newest event even if it alone exceeds a cap.
       while (s.log.length > 1 && (s.log.length > opts.maxEvents || s.bytes > opts.maxBytes ||
         owner.bytes > opts.maxBytesPerPrincipal || totalBytes > maxTotalBytes)) {
-        const dropped = s.log.shift()!.data.length
-        s.bytes -= dropped
-        owner.bytes -= dropped
-        totalBytes -= dropped
+        drop(s, owner)
       }
       for (const wake of s.watchers) wake()
       return String(entry.seq)
@@ -162,7 +168,13 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
     async ack (sessionId, eventId) {
       const s = live(sessionId)
       const seq = Number(eventId)
-      if (s && seq > s.cursor) s.cursor = seq
+      if (!s || !(seq > s.cursor)) return
+      s.cursor = seq
+      // Without replay, a delivered event is garbage: dropping it now keeps it out of the old
+      // generation instead of holding it until the retention caps push it out.
+      if (s.replay) return
+      const owner = owners.get(s.owner)
+      while (s.log.length > 0 && s.log[0].seq <= seq) drop(s, owner)
     },
 
     watch (sessionId, onWake) {

@@ -32,6 +32,14 @@ export interface SessionInfo {
   createdAt: number
 }
 
+export interface OpenOptions {
+  /**
+   * false: no client will ask for delivered events again (HTTP+SSE has no resumption; its
+   * session ends with its stream), so a store may drop them once acknowledged. Default true.
+   */
+  replay?: boolean
+}
+
 export interface StoreStats {
   sessions: number
   queuedFrames: number
@@ -47,7 +55,7 @@ export interface StoreStats {
 export interface SessionStore {
   readonly kind: 'memory' | 'redis'
   /** Creates or refreshes a session; throws AppError 403 when `owner` differs, 503 when full. */
-  open (sessionId: string, owner: string): Promise<SessionInfo>
+  open (sessionId: string, owner: string, options?: OpenOptions): Promise<SessionInfo>
   get (sessionId: string): Promise<SessionInfo | null>
   publish (sessionId: string, event: NewEvent): Promise<string>
   /** Events after `afterId` that belong to `stream` ("" by default: the main stream). */

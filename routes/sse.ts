@@ -34,7 +34,8 @@ const sseRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
   }, async (request, reply) => {
     const principal = request.principal!
     const sessionId = randomUUID()
-    await fastify.sessions.open(sessionId, principal.id)
+    // This transport cannot resume a stream, so delivered messages are not kept.
+    await fastify.sessions.open(sessionId, principal.id, { replay: false })
     fastify.streams.serve(reply, {
       sessionId,
       owner: principal.id,

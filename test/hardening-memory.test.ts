@@ -46,6 +46,30 @@ t.test('retained bytes: per principal and server-wide budgets drop the oldest fr
   t.ok(all <= 96 + 5, `${all} KiB retained in all: the server budget holds across principals`)
 })
 
+t.test('a session opened without replay drops what was delivered and frees its budget', async (t) => {
+  const opts = resolveConfig({ sessions: { maxBytesPerPrincipal: 8 * 1024 } }).sessions
+  const store = createMemoryStore(opts)
+  t.teardown(() => store.close())
+  const frame = 'x'.repeat(1024)
+  await store.open('once', 'alice', { replay: false })
+  await store.open('kept', 'alice')
+  for (let i = 0; i < 3; i++) {
+    await store.publish('once', { data: frame })
+    await store.publish('kept', { data: frame })
+  }
+  const onceIds = (await store.read('once', null, 10)).events.map((e) => e.id)
+  await store.ack('once', onceIds[1])
+  await store.ack('kept', (await store.read('kept', null, 10)).events[1].id)
+  const again = await store.read('once', '0', 10)
+  t.same(again.events.map((e) => e.id), [onceIds[2]], 'only the undelivered event is left')
+  t.equal(again.gap, true, 'a reader asking for delivered ones is told they are gone')
+  t.same((await store.read('once', null, 10)).events.map((e) => e.id), [onceIds[2]], 'the next read still gets it')
+  t.equal((await store.read('kept', '0', 10)).events.length, 3, 'a session with replay keeps delivered events')
+  // alice's budget counts 4 retained KiB now, so 4 more fit without dropping anything.
+  for (let i = 0; i < 4; i++) await store.publish('kept', { data: frame })
+  t.equal((await store.read('kept', '0', 20)).events.length, 7, 'the dropped bytes were returned to the budget')
+})
+
 t.test('a bounded attack on a small heap: the process lives and answers', async (t) => {
   const port = await freePort()
   const child = spawn(process.execPath, ['--max-old-space-size=96', 'node_modules/fastify-cli/cli.js', 'start', '-l', 'error', '-p', String(port), '-a', '127.0.0.1', 'dist/app.js'],
