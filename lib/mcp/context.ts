@@ -59,13 +59,13 @@ class CallContext implements ToolContext {
   // Questions are numbered in the order a handler asks them, so a re-run asks the same keys.
   #asked = 0
 
-  constructor (scope: CallScope) {
+  constructor (scope: CallScope, lifeline: Lifeline | undefined) {
     this.principal = scope.principal
     this.sessionId = scope.sessionId
     this.log = scope.log
     this.changes = scope.changes
     this.#scope = scope
-    this.#line = scope.lifeline ?? new Lifeline()
+    this.#line = lifeline ?? scope.lifeline ?? new Lifeline()
   }
 
   // Made on first use: most handlers never look at it.
@@ -124,6 +124,7 @@ class CallContext implements ToolContext {
   }
 }
 
-export function createCallContext (scope: CallScope): ToolContext {
-  return new CallContext(scope)
+/** `lifeline`, when given, ends the call instead of the scope's own (a tool call's slot). */
+export function createCallContext (scope: CallScope, lifeline?: Lifeline): ToolContext {
+  return new CallContext(scope, lifeline)
 }

@@ -61,7 +61,7 @@ async function callTool (mc: MethodContext, params: Record<string, unknown>): Pr
   try {
     running = app.calls.start(mc.sessionId || `principal:${mc.principal.id}`, String(mc.requestId), (line) => {
       call = line
-      return app.tools.call(name, args ?? {}, createCallContext({ ...mc, lifeline: line }), line)
+      return app.tools.call(name, args ?? {}, createCallContext(mc, line), line)
     }, mc.lifeline)
   } catch (err) {
     if (err instanceof AppError) {
