@@ -2,9 +2,9 @@
 // Starts the server exactly as `npm start` does (fastify start -o, dist/app.js, log level info),
 // a bare node:http floor and the official SDK servers as peers, each as a child process; drives
 // them all from one client process with the same scenarios, and reports every figure against the
-// floor of the same run. Scenarios run in interleaved rounds (floor, ours, peers, then again), and
-// each figure is the median over rounds of its ratio to that round's floor, so a slow minute on a
-// shared machine moves the floor and the scenario together instead of skewing one of them.
+// floor of the same run. Scenarios run in interleaved rounds, each one right after a floor run of
+// its own, and each figure is the median over rounds of its ratio to that paired floor run, so a
+// slow second on a shared machine moves the floor and the scenario together instead of one of them.
 // Exits non-zero when an answer is wrong or (outside --quick) a target is missed.
 import { fork, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs'
@@ -84,33 +84,44 @@ async function roundTrips (client, base, scenario) {
 const median = (xs) => pct(xs, 0.5)
 
 /**
- * Runs every [name, base, scenario] once per round, in the same order each round, after one
- * warm-up each. Returns per name: median calls/s, p50 and p99, and the medians of the per-round
- * ratios to the round's floor (the first entry).
+ * Runs every [name, base, scenario] once per round, after one warm-up each, each one right after
+ * a floor run of its own (the first entry): on this shared machine a slow second can hit any
+ * run, and a floor measured next to the scenario shares it. Returns per name: median calls/s,
+ * p50 and p99, and the medians of the per-round ratios to the paired floor run.
  */
 async function interleaved (client, entries) {
   for (const [, base, scenario] of entries) await run(client, scenario, { base, S, K: Math.min(K, 100) })
+  const [floorName, floorBase, floorScenario] = entries[0]
   const rounds = []
+  const floors = []
   for (let r = 0; r < ROUNDS; r++) {
     const round = {}
-    for (const [name, base, scenario] of entries) round[name] = summarize(await run(client, scenario, { base, S, K }))
-    rounds.push(round)
-  }
-  const floorName = entries[0][0]
-  const out = {}
-  for (const [name] of entries) {
-    const rs = rounds.map((round) => round[name])
-    out[name] = {
-      calls: rs.reduce((n, r) => n + r.calls, 0),
-      errors: rs.reduce((n, r) => n + r.errors, 0),
-      callsPerSec: median(rs.map((r) => r.callsPerSec)),
-      p50: median(rs.map((r) => r.p50)),
-      p99: median(rs.map((r) => r.p99)),
-      max: Math.max(...rs.map((r) => r.max)),
-      ratio: median(rounds.map((round) => round[name].callsPerSec / round[floorName].callsPerSec)),
-      p99Ratio: median(rounds.map((round) => round[name].p99 / round[floorName].p99)),
-      rounds: rs.map((r) => ({ callsPerSec: Math.round(r.callsPerSec), p99: Number(r.p99.toFixed(2)) }))
+    const paired = {}
+    for (const [name, base, scenario] of entries.slice(1)) {
+      const floor = summarize(await run(client, floorScenario, { base: floorBase, S, K }))
+      floors.push(floor)
+      paired[name] = floor
+      round[name] = summarize(await run(client, scenario, { base, S, K }))
     }
+    rounds.push({ round, paired })
+  }
+  const figures = (rs, ratios, p99Ratios) => ({
+    calls: rs.reduce((n, r) => n + r.calls, 0),
+    errors: rs.reduce((n, r) => n + r.errors, 0),
+    callsPerSec: median(rs.map((r) => r.callsPerSec)),
+    p50: median(rs.map((r) => r.p50)),
+    p99: median(rs.map((r) => r.p99)),
+    max: Math.max(...rs.map((r) => r.max)),
+    ratio: median(ratios),
+    p99Ratio: median(p99Ratios),
+    rounds: rs.map((r) => ({ callsPerSec: Math.round(r.callsPerSec), p99: Number(r.p99.toFixed(2)) }))
+  })
+  const out = { [floorName]: figures(floors, floors.map(() => 1), floors.map(() => 1)) }
+  for (const [name] of entries.slice(1)) {
+    out[name] = figures(rounds.map(({ round }) => round[name]),
+      rounds.map(({ round, paired }) => round[name].callsPerSec / paired[name].callsPerSec),
+      rounds.map(({ round, paired }) => round[name].p99 / paired[name].p99))
+    out[name].floorRounds = rounds.map(({ paired }) => ({ callsPerSec: Math.round(paired[name].callsPerSec), p99: Number(paired[name].p99.toFixed(2)) }))
   }
   return out
 }
