@@ -313,6 +313,18 @@ if (errors > 0) {
   console.error(`${errors} wrong or missing answers`)
   process.exit(1)
 }
+// A full run regenerates the tables in the README and docs/performance.md (between the markers).
+if (!quick) {
+  const root = new URL('..', here)
+  for (const file of ['README.md', 'docs/performance.md']) {
+    const path = new URL(file, root)
+    if (!existsSync(path)) continue
+    const text = readFileSync(path, 'utf8')
+    const next = text.replace(/(<!-- bench:start -->\n)[\s\S]*?(\n<!-- bench:end -->)/, (_m, start, end) => `${start}${results.table}${end}`)
+    if (next !== text) writeFileSync(path, next)
+  }
+  console.log('tables updated in README.md and docs/performance.md')
+}
 const missed = targets.filter(([, met]) => !met).map(([name]) => name)
 if (missed.length > 0 && !quick) {
   console.error(`targets missed: ${missed.join('; ')}`)
