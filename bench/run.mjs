@@ -320,10 +320,10 @@ if (!quick) {
     const path = new URL(file, root)
     if (!existsSync(path)) continue
     const text = readFileSync(path, 'utf8')
-    const next = text.replace(/(<!-- bench:start -->\n)[\s\S]*?(\n<!-- bench:end -->)/, (_m, start, end) => `${start}${results.table}${end}`)
+    const next = text.replace(/(<!-- bench:start -->)[\s\S]*?(<!-- bench:end -->)/, (_m, start, end) => `${start}\n${results.table}\n${end}`)
     if (next !== text) writeFileSync(path, next)
+    console.log(next !== text ? `tables written into ${file}` : `${file}: no bench markers, left as it is`)
   }
-  console.log('tables updated in README.md and docs/performance.md')
 }
 const missed = targets.filter(([, met]) => !met).map(([name]) => name)
 if (missed.length > 0 && !quick) {

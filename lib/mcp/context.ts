@@ -46,8 +46,8 @@ const noClient = (what: string) => new RpcError(ErrorCodes.invalidRequest, `${wh
 
 /**
  * What a handler sees of its request. A class, not an object literal of closures: a literal with a
- * getter (the lazy `signal`) got a fresh hidden class per call, and those maps, kept in old space,
- * held every call's closures past the young GC (~2 MB promoted per scavenge under load).
+ * getter (the lazy `signal`) is a dictionary-mode object that V8 came to allocate in old space under
+ * load, where it held every call's closures past the young GC (~2 MB promoted per scavenge).
  */
 class CallContext implements ToolContext {
   readonly principal: Principal
