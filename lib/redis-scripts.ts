@@ -72,6 +72,51 @@ if c > a or (c == a and d > b) then redis.call('HSET', KEYS[1], 'cursor', ARGV[1
 return 1
 `
 
+/**
+ * KEYS: meta, log. ARGV: read after this id ("" for: after the delivery cursor), count.
+ * → "missing" | { after, gap (0|1), future (0|1), entries }: one round trip for what was two.
+ * Ids compare as digit strings, so a client's oversized Last-Event-ID never loses precision.
+ */
+export const READ = `
+local m = redis.call('HMGET', KEYS[1], 'cursor', 'trimmed', 'last')
+local cursor = m[1]
+if not cursor then return 'missing' end
+local newest = m[3] or '0-0'
+local function digits(s)
+  s = string.gsub(s, '^0+', '')
+  return s
+end
+local function cmpnum(a, b)
+  a = digits(a)
+  b = digits(b)
+  if #a ~= #b then return #a < #b and -1 or 1 end
+  if a == b then return 0 end
+  return a < b and -1 or 1
+end
+local function cmp(x, y)
+  local a, b = string.match(x, '^(%d+)-(%d+)$')
+  if not a then a = x; b = '0' end
+  local c, d = string.match(y, '^(%d+)-(%d+)$')
+  if not c then c = y; d = '0' end
+  local r = cmpnum(a, c)
+  if r ~= 0 then return r end
+  return cmpnum(b, d)
+end
+local after = ARGV[1]
+if after == '' then after = cursor end
+local future = 0
+-- An id beyond the newest event restarts after the delivery cursor, and the reader is told.
+if cmp(after, newest) > 0 then
+  if cmp(cursor, newest) > 0 then after = newest else after = cursor end
+  future = 1
+end
+if not string.find(after, '-', 1, true) then after = after .. '-0' end
+local entries = redis.call('XRANGE', KEYS[2], '(' .. after, '+', 'COUNT', tonumber(ARGV[2]))
+local gap = future
+if gap == 0 and m[2] and cmp(after, m[2]) < 0 then gap = 1 end
+return {after, gap, future, entries}
+`
+
 /** KEYS: meta, log. ARGV: ttl s. Keeps a session with a live reader alive. */
 export const TOUCH = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end

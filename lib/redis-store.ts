@@ -1,26 +1,12 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { AppError } from './errors.js'
-import { ACK, HIT, OPEN, PUBLISH, TAKE, TOUCH } from './redis-scripts.js'
+import { ACK, HIT, OPEN, PUBLISH, READ, TAKE, TOUCH } from './redis-scripts.js'
 import { connectRedis } from './redis-connect.js'
 import type { ReadResult, SessionStore, StoredEvent } from './session-store.js'
 import type { SessionOptions } from '../schemas/options.js'
 
 const STREAM_ID = /^\d+(-\d+)?$/
-
-function compareIds (a: string, b: string): number {
-  const [am, as = '0'] = a.split('-')
-  const [bm, bs = '0'] = b.split('-')
-  const ms = BigInt(am) - BigInt(bm)
-  if (ms !== 0n) return ms < 0n ? -1 : 1
-  const seq = BigInt(as) - BigInt(bs)
-  return seq === 0n ? 0 : seq < 0n ? -1 : 1
-}
-
-/** The stream id after which the next one follows: XRANGE's exclusive start. */
-function exclusive (id: string): string {
-  return `(${id.includes('-') ? id : `${id}-0`}`
-}
 
 /**
  * Sessions and their logs in Redis, so a POST on one instance reaches a stream held by another;
@@ -45,8 +31,24 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
   const ownerKey = (owner: string) => `${prefix}owner:${owner}`
   const watchers = new Map<string, Set<() => void>>()
   const subscriptions = new Map<Set<() => void>, () => void>()
+  // When this instance last moved a session's expiry score in the index (see open).
+  const indexRefreshed = new Map<string, number>()
+  const indexRefreshMs = Math.min(60_000, opts.ttlSeconds * 100)
 
   const { client, subscriber, ping } = await connectRedis(opts, log)
+  const shas = new Map<string, string>()
+  /**
+   * Runs a script by its SHA1 (EVALSHA), so Redis neither receives nor hashes its text on every
+   * call; a node that has not seen it yet (NOSCRIPT: a restart, a new cluster node) gets it once.
+   */
+  function script (body: string, options: { keys: string[], arguments: string[] }) {
+    let sha = shas.get(body)
+    if (!sha) shas.set(body, sha = createHash('sha1').update(body).digest('hex'))
+    return client.evalSha(sha, options).catch((err: unknown) => {
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(body, options)
+      throw err
+    })
+  }
   const wakeAll = (sessionId: string) => { for (const wake of watchers.get(sessionId) ?? []) wake() }
   // After a reconnect, readers may have missed wake-ups: wake them all so they re-read.
   subscriber.on('ready', () => { for (const id of watchers.keys()) wakeAll(id) })
@@ -58,7 +60,7 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
   const keepAlive = setInterval(() => {
     const now = String(Date.now())
     for (const id of watchers.keys()) {
-      client.eval(TOUCH, { keys: [meta(id), logKey(id)], arguments: [String(opts.ttlSeconds)] }).catch(() => {})
+      script(TOUCH, { keys: [meta(id), logKey(id)], arguments: [String(opts.ttlSeconds)] }).catch(() => {})
       client.zAdd(index, { score: Number(now) + opts.ttlSeconds * 1000, value: id }).catch(() => {})
     }
   }, Math.max(1000, Math.floor(opts.ttlSeconds * 1000 / 3)))
@@ -85,10 +87,17 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
       const now = Date.now()
       const expires = now + opts.ttlSeconds * 1000
       // The session index lives in a slot of its own, so it is kept beside the script, not in it.
+      // Its expiry score need not move on every request: a score refreshed a tenth of the TTL ago
+      // still lies far ahead, and a busy session's POSTs skip one round trip each.
+      const refresh = now - (indexRefreshed.get(sessionId) ?? 0) >= indexRefreshMs
       const [result] = await Promise.all([
-        client.eval(OPEN, { keys: [meta(sessionId), logKey(sessionId)], arguments: [owner, String(now), String(opts.ttlSeconds)] }).then(String),
-        client.zAdd(index, { score: expires, value: sessionId }, { XX: true })
+        script(OPEN, { keys: [meta(sessionId), logKey(sessionId)], arguments: [owner, String(now), String(opts.ttlSeconds)] }).then(String),
+        refresh ? client.zAdd(index, { score: expires, value: sessionId }, { XX: true }) : null
       ])
+      if (refresh) {
+        if (indexRefreshed.size >= 10_000) indexRefreshed.clear()
+        indexRefreshed.set(sessionId, now)
+      }
       if (result === 'forbidden') throw new AppError(403, 'session_forbidden', `session ${sessionId} belongs to another principal`)
       if (!result.startsWith('new:')) return { id: sessionId, owner, createdAt: Number(result) }
       // Counted only when a session is created, so refreshing one costs nothing more. Each creator
@@ -115,7 +124,7 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
     }),
 
     publish: (sessionId, event) => guarded(async () => {
-      const id = String(await client.eval(PUBLISH, {
+      const id = String(await script(PUBLISH, {
         keys: [meta(sessionId), logKey(sessionId)],
         arguments: [event.event ?? '', event.data, String(opts.maxEvents), String(opts.maxBytes),
           String(opts.ttlSeconds), wakeChannel(sessionId), event.stream ?? '']
@@ -125,25 +134,20 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
     }),
 
     read: (sessionId, afterId, limit, stream = '') => guarded(async (): Promise<ReadResult> => {
-      const [cursor, trimmed, newest] = await client.hmGet(meta(sessionId), ['cursor', 'trimmed', 'last'])
-      if (cursor === null || cursor === undefined) throw missing(sessionId)
-      let after = afterId !== null && STREAM_ID.test(afterId) ? afterId : afterId === null ? cursor : '0-0'
-      // An id beyond the newest event restarts after the delivery cursor, and the reader is told.
-      let future = false
-      if (compareIds(after, newest ?? '0-0') > 0) {
-        after = compareIds(cursor, newest ?? '0-0') > 0 ? newest ?? '0-0' : cursor
-        future = true
-      }
-      const entries = await client.xRange(logKey(sessionId), exclusive(after), '+', { COUNT: limit })
+      // null: after the delivery cursor; an id that is no stream id: from the start.
+      const from = afterId === null ? '' : STREAM_ID.test(afterId) ? afterId : '0-0'
+      const reply = await script(READ, { keys: [meta(sessionId), logKey(sessionId)], arguments: [from, String(limit)] })
+      if (reply === 'missing') throw missing(sessionId)
+      const [after, gap, future, entries] = reply as [string, number, number, Array<[string, string[]]>]
       const events: StoredEvent[] = []
-      for (const { id, message } of entries) {
-        const fields = message as Record<string, string>
+      for (const [id, list] of entries) {
+        const fields: Record<string, string> = {}
+        for (let i = 0; i < list.length; i += 2) fields[list[i]] = list[i + 1]
         if ((fields.s ?? '') !== stream) continue
         events.push(fields.e ? { id, event: fields.e, data: fields.d } : { id, data: fields.d })
       }
-      const last = entries.length > 0 ? entries[entries.length - 1].id : future ? after : null
-      const gap = future || (trimmed !== null && trimmed !== undefined && compareIds(after, trimmed) < 0)
-      return { events, gap, last, more: entries.length === limit }
+      const last = entries.length > 0 ? entries[entries.length - 1][0] : future === 1 ? after : null
+      return { events, gap: gap === 1, last, more: entries.length === limit }
     }),
 
     head: (sessionId) => guarded(async () => {
@@ -152,7 +156,7 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
     }),
 
     ack: (sessionId, eventId) => guarded(async () => {
-      await client.eval(ACK, { keys: [meta(sessionId)], arguments: [eventId] })
+      await script(ACK, { keys: [meta(sessionId)], arguments: [eventId] })
     }),
 
     watch (sessionId, onWake) {
@@ -180,6 +184,7 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
     wake: (sessionId) => guarded(async () => { await client.sPublish(wakeChannel(sessionId), 'wake') }),
 
     delete: (sessionId) => guarded(async () => {
+      indexRefreshed.delete(sessionId)
       const owner = await client.hGet(meta(sessionId), 'owner')
       await Promise.all([
         owner ? client.zRem(ownerKey(owner), sessionId) : null,
@@ -191,14 +196,14 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
 
     setValue: (sessionId, key, value) => guarded(async () => {
       // Only an existing session takes values, so a value never outlives (or resurrects) one.
-      const done = await client.eval(TAKE.set, { keys: [meta(sessionId)], arguments: [`v:${key}`, value] })
+      const done = await script(TAKE.set, { keys: [meta(sessionId)], arguments: [`v:${key}`, value] })
       if (Number(done) === 0) throw missing(sessionId)
     }),
 
     getValue: (sessionId, key) => guarded(async () => (await client.hGet(meta(sessionId), `v:${key}`)) ?? null),
 
     takeValue: (sessionId, key) => guarded(async () => {
-      const value = await client.eval(TAKE.take, { keys: [meta(sessionId)], arguments: [`v:${key}`] })
+      const value = await script(TAKE.take, { keys: [meta(sessionId)], arguments: [`v:${key}`] })
       return typeof value === 'string' ? value : null
     }),
 
@@ -216,7 +221,7 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
     }),
 
     hit: (key, windowMs) => guarded(async () => {
-      const [count, ttlMs] = await client.eval(HIT, { keys: [`${prefix}rate:${key}`], arguments: [String(windowMs)] }) as [number, number]
+      const [count, ttlMs] = await script(HIT, { keys: [`${prefix}rate:${key}`], arguments: [String(windowMs)] }) as [number, number]
       return { count, ttlMs }
     }),
 

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
@@ -94,4 +95,29 @@ t.test('Redis unreachable at start: registration fails with a message naming RED
   app.register(dataPulse, { env: false, sessions: { redisUrl: redis.url } })
   await t.rejects(app.ready(), /cannot connect to Redis at REDIS_URL/)
   await app.close().catch(() => {})
+})
+
+t.test('scripts run by their SHA1, and a Redis that forgot them (SCRIPT FLUSH, a restart) is sent them again', { skip: skip ?? false }, async (t) => {
+  const redis = await startRedis()
+  t.teardown(redis.dispose)
+  const srv = await startApp({ sessions: { redisUrl: redis.url, redisKeyPrefix: 'sha:' } })
+  t.teardown(srv.close)
+  const stream = await SseClient.open(`${srv.url}/events?session_id=sha`)
+  t.teardown(() => stream.close())
+  const cli = (...args: string[]) => new Promise<string>((resolve, reject) => {
+    execFile('redis-cli', ['-p', String(redis.port), ...args], (err, stdout) => err ? reject(err) : resolve(stdout))
+  })
+  const roundTrip = async (id: string) => {
+    t.equal((await post(srv.url, '/message?session_id=sha', call(id))).status, 202)
+    t.equal((await stream.frameFor(id)).type, 'tool_result', `${id} answered`)
+  }
+  await roundTrip('s1') // every script this path needs has run once
+  await cli('CONFIG', 'RESETSTAT')
+  for (const id of ['s2', 's3', 's4']) await roundTrip(id)
+  const stats = await cli('INFO', 'commandstats')
+  const calls = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
+  t.ok(calls('evalsha') >= 9, `scripts run as EVALSHA (${calls('evalsha')} for three calls)`)
+  t.equal(calls('eval'), 0, 'the script text is not sent again')
+  t.equal((await cli('SCRIPT', 'FLUSH')).trim(), 'OK')
+  for (const id of ['s5', 's6']) await roundTrip(id)
 })
