@@ -61,6 +61,13 @@ function answerOf (res, id) {
   return undefined
 }
 
+let told = 0
+/** Counts a refused POST as an error, and says why for the first few. */
+function refused (scenario, res) {
+  if (told++ < 5) console.error(`bench client: ${scenario} POST answered ${res.status}: ${res.text.slice(0, 200)}`)
+  return false
+}
+
 const BOTH = { accept: 'application/json, text/event-stream' }
 const META = {
   'io.modelcontextprotocol/protocolVersion': '2026-07-28',
@@ -100,7 +107,7 @@ async function sessions (S, K, open, call) {
       try {
         if (await call(session, `s${s}-k${k}`)) latencies.push(performance.now() - t0)
         else errors++
-      } catch { errors++ }
+      } catch (err) { errors++; if (told++ < 5) console.error(`bench client: a call failed: ${err?.message ?? err}`) }
     }
     session.close()
   }))
@@ -120,8 +127,10 @@ const scenarios = {
       return { sid, w, close: () => req.destroy(), stray: () => stray }
     }, async ({ sid, w }, id) => {
       const answer = w.wait(id)
+      // A refused POST leaves its answer unawaited: it times out as an error, not a crash.
+      answer.catch(() => {})
       const ack = await send(`${base}/message?session_id=${sid}`, { type: 'call_tool', request_id: id, data: { name: 'get_time' } })
-      if (ack.status !== 202 || JSON.parse(ack.text).request_id !== id) return false
+      if (ack.status !== 202 || JSON.parse(ack.text).request_id !== id) return refused('envelope', ack)
       const f = await answer
       return f.type === 'tool_result' && isTime(f.data.time)
     })
@@ -147,8 +156,9 @@ const scenarios = {
       return { endpoint, w, close: () => req.destroy() }
     }, async ({ endpoint, w }, id) => {
       const answer = w.wait(id)
+      answer.catch(() => {})
       const ack = await send(base + endpoint, { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'get_time', arguments: {} } })
-      if (ack.status !== 202) return false
+      if (ack.status !== 202) return refused('mcpSse', ack)
       const m = await answer
       return isTime(m.result?.structuredContent?.time)
     })
