@@ -97,6 +97,9 @@ function waiters () {
 
 /** S sessions in parallel, each making K sequential calls; returns latencies (ms) and errors. */
 async function sessions (S, K, open, call) {
+  // Fresh connections for every run: a keep-alive socket idle since an earlier run may be closed
+  // by the server (its keep-alive timeout) just as it is reused, and the call would fail for that.
+  for (const list of Object.values(agent.freeSockets)) for (const socket of list) socket.destroy()
   const latencies = []
   let errors = 0
   const started = performance.now()
