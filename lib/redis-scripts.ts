@@ -57,51 +57,48 @@ redis.call('SPUBLISH', ARGV[6], id)
 return id
 `
 
+/**
+ * Lua: cmp(x, y) orders two stream ids (ms-seq, or ms alone) as -1, 0 or 1. The parts compare as
+ * digit strings, so a client's oversized Last-Event-ID never loses precision; anything that is
+ * not an id counts as 0-0.
+ */
+const COMPARE_IDS = `
+local function parts(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  if not ms then ms = string.match(id, '^(%d+)$') or '0'; seq = '0' end
+  return (string.gsub(ms, '^0+', '')), (string.gsub(seq, '^0+', ''))
+end
+local function cmpnum(a, b)
+  if #a ~= #b then return #a < #b and -1 or 1 end
+  if a == b then return 0 end
+  return a < b and -1 or 1
+end
+local function cmp(x, y)
+  local a, b = parts(x)
+  local c, d = parts(y)
+  local r = cmpnum(a, c)
+  if r ~= 0 then return r end
+  return cmpnum(b, d)
+end
+`
+
 /** KEYS: meta. ARGV: entry id. Moves the cursor forward only. */
-export const ACK = `
+export const ACK = `${COMPARE_IDS}
 local cur = redis.call('HGET', KEYS[1], 'cursor')
 if not cur then return 0 end
-local function parse(id)
-  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
-  if not ms then ms = string.match(id, '^(%d+)$'); seq = '0' end
-  return tonumber(ms) or 0, tonumber(seq) or 0
-end
-local a, b = parse(cur)
-local c, d = parse(ARGV[1])
-if c > a or (c == a and d > b) then redis.call('HSET', KEYS[1], 'cursor', ARGV[1]) end
+if cmp(ARGV[1], cur) > 0 then redis.call('HSET', KEYS[1], 'cursor', ARGV[1]) end
 return 1
 `
 
 /**
  * KEYS: meta, log. ARGV: read after this id ("" for: after the delivery cursor), count.
  * → "missing" | { after, gap (0|1), future (0|1), entries }: one round trip for what was two.
- * Ids compare as digit strings, so a client's oversized Last-Event-ID never loses precision.
  */
-export const READ = `
+export const READ = `${COMPARE_IDS}
 local m = redis.call('HMGET', KEYS[1], 'cursor', 'trimmed', 'last')
 local cursor = m[1]
 if not cursor then return 'missing' end
 local newest = m[3] or '0-0'
-local function digits(s)
-  s = string.gsub(s, '^0+', '')
-  return s
-end
-local function cmpnum(a, b)
-  a = digits(a)
-  b = digits(b)
-  if #a ~= #b then return #a < #b and -1 or 1 end
-  if a == b then return 0 end
-  return a < b and -1 or 1
-end
-local function cmp(x, y)
-  local a, b = string.match(x, '^(%d+)-(%d+)$')
-  if not a then a = x; b = '0' end
-  local c, d = string.match(y, '^(%d+)-(%d+)$')
-  if not c then c = y; d = '0' end
-  local r = cmpnum(a, c)
-  if r ~= 0 then return r end
-  return cmpnum(b, d)
-end
 local after = ARGV[1]
 if after == '' then after = cursor end
 local future = 0
