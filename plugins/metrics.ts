@@ -63,20 +63,14 @@ export function createMetrics (fastify: FastifyInstance) {
   })
 
   // Label children are made once per tool and outcome, not looked up by hash on every call.
-  const perTool = new Map<string, { observe: (seconds: number) => void, outcomes: Map<string, () => void> }>()
+  const perTool = new Map<string, { timing: ReturnType<typeof duration.labels>, outcomes: Map<string, ReturnType<typeof calls.labels>> }>()
   fastify.tools.observe((tool, outcome, seconds) => {
     let t = perTool.get(tool)
-    if (!t) {
-      const timing = duration.labels({ tool })
-      perTool.set(tool, t = { observe: (s) => timing.observe(s), outcomes: new Map() })
-    }
+    if (!t) perTool.set(tool, t = { timing: duration.labels({ tool }), outcomes: new Map() })
     let counted = t.outcomes.get(outcome)
-    if (!counted) {
-      const child = calls.labels({ tool, outcome })
-      t.outcomes.set(outcome, counted = () => child.inc())
-    }
-    counted()
-    t.observe(seconds)
+    if (!counted) t.outcomes.set(outcome, counted = calls.labels({ tool, outcome }))
+    counted.inc()
+    t.timing.observe(seconds)
   })
   // 'close' on the raw response fires for ordinary replies and for hijacked SSE streams alike.
   fastify.addHook('onRequest', (request, reply, done) => {
