@@ -4,7 +4,7 @@ import cors from '@fastify/cors'
 import sensible from '@fastify/sensible'
 import { configFromEnv, resolveConfig, type PartialConfig } from './config.js'
 import { AppError } from './lib/errors.js'
-import { loggerOptions, redactUrl } from './lib/log.js'
+import { LazyLogger, lazyChildLoggerFactory, loggerOptions, redactUrl } from './lib/log.js'
 import { createRequestGuard, parseOrigin } from './lib/origin.js'
 import { limitConnections } from './lib/connections.js'
 import type { SessionStore } from './lib/session-store.js'
@@ -139,9 +139,14 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
   // With Fastify's own request logging off (as `npm start` runs it), one line per request:
   // method, redacted URL, status and time. A host that keeps Fastify's lines is not logged twice.
   fastify.decorate('accessLog', accessLog)
+  // Our routes' request loggers are made when first used (most requests only write the access line).
+  fastify.setChildLoggerFactory(lazyChildLoggerFactory)
   if (accessLog) {
     fastify.addHook('onResponse', (request, reply, done) => {
-      request.log.info({ method: request.method, url: redactUrl(request.url), statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
+      const line = { method: request.method, url: redactUrl(request.url), statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }
+      const log: unknown = request.log
+      if (log instanceof LazyLogger) log.infoLine(line, 'request')
+      else request.log.info(line, 'request')
       done()
     })
   }

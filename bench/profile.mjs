@@ -13,7 +13,7 @@ const probe = net.createServer()
 await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve))
 const port = probe.address().port
 await new Promise((resolve) => probe.close(resolve))
-const server = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, join(root, 'node_modules/fastify-cli/cli.js'), 'start', '-o', '-l', 'info',
+const server = spawn(process.execPath, ['--no-allocation-site-pretenuring', '--cpu-prof', `--cpu-prof-dir=${dir}`, join(root, 'node_modules/fastify-cli/cli.js'), 'start', '-o', '-l', 'info',
   '-p', String(port), '-a', '127.0.0.1', join(root, 'dist/app.js')], {
   cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, MAX_SESSIONS_PER_PRINCIPAL: '1000000', MAX_CONCURRENT_CALLS_PER_SESSION: '64' }
 })

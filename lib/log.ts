@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import type { Bindings, ChildLoggerOptions } from 'pino'
 import { batchedStdout, type BatchedDestination } from './log-destination.js'
 
 /**
@@ -49,17 +50,80 @@ export const loggerOptions = {
   }
 }
 
+type LogMethod = (...args: unknown[]) => void
+
 /**
- * A child logger made only when something is logged through it. Per-request children (session
- * and request ids) are on the hot path, and most requests log nothing beyond the access line.
+ * A child logger made when something first logs through it. Fastify makes a child per request
+ * (see `lazyChildLoggerFactory`) and the routes add their own (session, request ids), while most
+ * requests log nothing but their access line: a pino child with options costs ~2 µs and a
+ * dictionary-mode serializers object per request, which young GCs then have to copy.
  */
-export function lazyChild (log: FastifyBaseLogger, bindings: Record<string, unknown>): FastifyBaseLogger {
-  let child: FastifyBaseLogger | undefined
-  return new Proxy(log, {
-    get (_target, key) {
-      child ??= log.child(bindings)
-      const value = Reflect.get(child, key, child)
-      return typeof value === 'function' ? value.bind(child) : value
-    }
-  })
+export class LazyLogger {
+  readonly #parent: FastifyBaseLogger | LazyLogger
+  readonly #bindings: Bindings
+  readonly #options: ChildLoggerOptions | undefined
+  #real: FastifyBaseLogger | undefined
+
+  constructor (parent: FastifyBaseLogger | LazyLogger, bindings: Bindings, options?: ChildLoggerOptions) {
+    this.#parent = parent
+    this.#bindings = bindings
+    this.#options = options
+  }
+
+  /** The pino (or host) child itself, made on first use. */
+  #log (): FastifyBaseLogger {
+    if (this.#real !== undefined) return this.#real
+    const parent = this.#parent instanceof LazyLogger ? this.#parent.#log() : this.#parent
+    return (this.#real = parent.child(this.#bindings, this.#options))
+  }
+
+  get level (): string { return this.#log().level }
+  set level (value: string) { this.#log().level = value }
+  fatal (...args: unknown[]): void { const log = this.#log(); (log.fatal as LogMethod).apply(log, args) }
+  error (...args: unknown[]): void { const log = this.#log(); (log.error as LogMethod).apply(log, args) }
+  warn (...args: unknown[]): void { const log = this.#log(); (log.warn as LogMethod).apply(log, args) }
+  info (...args: unknown[]): void { const log = this.#log(); (log.info as LogMethod).apply(log, args) }
+  debug (...args: unknown[]): void { const log = this.#log(); (log.debug as LogMethod).apply(log, args) }
+  trace (...args: unknown[]): void { const log = this.#log(); (log.trace as LogMethod).apply(log, args) }
+  silent (...args: unknown[]): void { const log = this.#log(); (log.silent as LogMethod).apply(log, args) }
+
+  child (bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
+    return new LazyLogger(this, bindings, options) as unknown as FastifyBaseLogger
+  }
+
+  /**
+   * Writes one info line carrying this logger's bindings. Unless the child exists already or
+   * its options could change the line (a level of its own, serializers for the line's keys),
+   * it goes out through the parent with the bindings merged in front: the same JSON line,
+   * without making the child.
+   */
+  infoLine (obj: Record<string, unknown>, msg: string): void {
+    if (this.#real !== undefined || !this.#throughParent(obj)) return this.#log().info(obj, msg)
+    // Object.assign, not a spread: `{ ...bindings, ...obj }` here was measured to survive young
+    // GCs (~250 KB promoted per scavenge under load instead of ~9 KB).
+    const merged = Object.assign({}, this.#bindings, obj)
+    if (this.#parent instanceof LazyLogger) this.#parent.infoLine(merged, msg)
+    else this.#parent.info(merged, msg)
+  }
+
+  #throughParent (obj: Record<string, unknown>): boolean {
+    const options = this.#options
+    if (options === undefined) return true
+    if (options.level !== undefined || options.formatters !== undefined || options.redact !== undefined) return false
+    const serializers = options.serializers
+    if (serializers === undefined) return true
+    for (const key in obj) if (key in serializers) return false
+    for (const key in this.#bindings) if (key in serializers) return false
+    return true
+  }
+}
+
+/** Fastify's child logger factory, lazily: see LazyLogger. */
+export function lazyChildLoggerFactory (logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
+  return new LazyLogger(logger, bindings, options) as unknown as FastifyBaseLogger
+}
+
+/** A child logger made only when something is logged through it (see LazyLogger). */
+export function lazyChild (log: FastifyBaseLogger, bindings: Bindings): FastifyBaseLogger {
+  return new LazyLogger(log, bindings) as unknown as FastifyBaseLogger
 }
