@@ -1,15 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { getHeapStatistics } from 'node:v8'
 import { AppError } from './errors.js'
+import { EventLog } from './event-log.js'
 import type { NewEvent, ReadResult, SessionInfo, SessionStore, StoredEvent, StoreStats } from './session-store.js'
 import type { SessionOptions } from '../schemas/options.js'
 
-interface Entry { seq: number, event?: string, data: string, stream: string }
-
 interface Session extends SessionInfo {
-  log: Entry[]
+  log: EventLog
   bytes: number
-  nextSeq: number
   cursor: number
   lastActive: number
   watchers: Set<() => void>
@@ -71,14 +69,16 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
   }
 
   function drop (s: Session, owner: { bytes: number } | undefined): void {
-    const dropped = s.log.shift()!.data.length
+    const dropped = s.log.shift()
     s.bytes -= dropped
     if (owner) owner.bytes -= dropped
     totalBytes -= dropped
   }
 
-  function toEvent (e: Entry): StoredEvent {
-    return e.event === undefined ? { id: String(e.seq), data: e.data } : { id: String(e.seq), event: e.event, data: e.data }
+  function toEvent (log: EventLog, i: number): StoredEvent {
+    const event = log.event(i)
+    const id = String(log.first + i)
+    return event === undefined ? { id, data: log.data(i) } : { id, event, data: log.data(i) }
   }
 
   return {
@@ -105,7 +105,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       mine.sessions++
       owners.set(owner, mine)
       sessions.set(sessionId, {
-        id: sessionId, owner, createdAt: now, log: [], bytes: 0, nextSeq: 1, cursor: 0, lastActive: now, watchers: new Set(), values: new Map(), replay: options?.replay ?? true
+        id: sessionId, owner, createdAt: now, log: new EventLog(), bytes: 0, cursor: 0, lastActive: now, watchers: new Set(), values: new Map(), replay: options?.replay ?? true
       })
       return { id: sessionId, owner, createdAt: now }
     },
@@ -117,9 +117,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
 
     async publish (sessionId, event: NewEvent) {
       const s = mustGet(sessionId)
-      const entry: Entry = { seq: s.nextSeq++, data: event.data, stream: event.stream ?? '' }
-      if (event.event !== undefined) entry.event = event.event
-      s.log.push(entry)
+      const seq = s.log.push(event.data, event.event, event.stream ?? '')
       const owner = owners.get(s.owner)!
       const size = event.data.length
       s.bytes += size
@@ -132,20 +130,20 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
         drop(s, owner)
       }
       for (const wake of s.watchers) wake()
-      return String(entry.seq)
+      return String(seq)
     },
 
     async read (sessionId, afterId, limit, stream = ''): Promise<ReadResult> {
       const s = mustGet(sessionId)
       let after = afterId === null ? s.cursor : Number(afterId)
       if (!Number.isSafeInteger(after) || after < 0) after = 0
-      const first = s.log.length > 0 ? s.log[0].seq : s.nextSeq
+      const { first, next } = s.log
       let gap = after < first - 1
       // An id from the future (a client that outlived a restart) restarts after the delivery
       // cursor instead of withholding frames until ids catch up; the reader is told.
       let last: string | null = null
-      if (after > s.nextSeq - 1) {
-        after = Math.min(s.cursor, s.nextSeq - 1)
+      if (after > next - 1) {
+        after = Math.min(s.cursor, next - 1)
         gap = true
         last = String(after) // the reader continues from the reset position
       }
@@ -154,15 +152,14 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       const events: StoredEvent[] = []
       let i = start
       for (; i < s.log.length && events.length < limit; i++) {
-        const entry = s.log[i]
-        last = String(entry.seq)
-        if (entry.stream === stream) events.push(toEvent(entry))
+        if (s.log.stream(i) === stream) events.push(toEvent(s.log, i))
       }
+      if (i > start) last = String(first + i - 1)
       return { events, gap, last, more: i < s.log.length }
     },
 
     async head (sessionId) {
-      return String(mustGet(sessionId).nextSeq - 1)
+      return String(mustGet(sessionId).log.next - 1)
     },
 
     async ack (sessionId, eventId) {
@@ -174,7 +171,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       // generation instead of holding it until the retention caps push it out.
       if (s.replay) return
       const owner = owners.get(s.owner)
-      while (s.log.length > 0 && s.log[0].seq <= seq) drop(s, owner)
+      while (s.log.length > 0 && s.log.first <= seq) drop(s, owner)
     },
 
     watch (sessionId, onWake) {
@@ -254,8 +251,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       let queuedFrames = 0
       // Frames no stream has delivered yet, not the retained replay history.
       for (const s of sessions.values()) {
-        const first = s.log.length > 0 ? s.log[0].seq : s.nextSeq
-        queuedFrames += s.nextSeq - 1 - Math.max(s.cursor, first - 1)
+        queuedFrames += s.log.next - 1 - Math.max(s.cursor, s.log.first - 1)
       }
       return { sessions: sessions.size, queuedFrames }
     },
