@@ -4,7 +4,7 @@ import cors from '@fastify/cors'
 import sensible from '@fastify/sensible'
 import { configFromEnv, resolveConfig, type PartialConfig } from './config.js'
 import { AppError } from './lib/errors.js'
-import { LazyLogger, lazyChildLoggerFactory, loggerOptions, redactUrl } from './lib/log.js'
+import { accessLine, lazyChildLoggerFactory, loggerOptions, redactUrl } from './lib/log.js'
 import { createRequestGuard, parseOrigin } from './lib/origin.js'
 import { limitConnections } from './lib/connections.js'
 import type { SessionStore } from './lib/session-store.js'
@@ -143,10 +143,7 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
   fastify.setChildLoggerFactory(lazyChildLoggerFactory)
   if (accessLog) {
     fastify.addHook('onResponse', (request, reply, done) => {
-      const line = { method: request.method, url: redactUrl(request.url), statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }
-      const log: unknown = request.log
-      if (log instanceof LazyLogger) log.infoLine(line, 'request')
-      else request.log.info(line, 'request')
+      accessLine(request.log, { method: request.method, url: redactUrl(request.url), statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
       done()
     })
   }

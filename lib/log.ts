@@ -118,6 +118,13 @@ export class LazyLogger {
   }
 }
 
+/** An access-log line through `log`, without making its child when it is a lazy one. */
+export function accessLine (log: FastifyBaseLogger, line: Record<string, unknown>, msg: string): void {
+  const lazy: unknown = log
+  if (lazy instanceof LazyLogger) lazy.infoLine(line, msg)
+  else log.info(line, msg)
+}
+
 /** Fastify's child logger factory, lazily: see LazyLogger. */
 export function lazyChildLoggerFactory (logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
   return new LazyLogger(logger, bindings, options) as unknown as FastifyBaseLogger

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
-import { redactUrl } from './log.js'
+import { accessLine, redactUrl } from './log.js'
 
 export interface SseEvent {
   id?: string
@@ -23,7 +23,7 @@ export function formatEvent (ev: SseEvent): string {
 export function startSse (reply: FastifyReply, retryMs = 2000): ServerResponse {
   // A hijacked reply never reaches onResponse: its access-log line is written here.
   if (reply.server.accessLog) {
-    reply.log.info({ method: reply.request.method, url: redactUrl(reply.request.url), statusCode: 200 }, 'stream')
+    accessLine(reply.log, { method: reply.request.method, url: redactUrl(reply.request.url), statusCode: 200 }, 'stream')
   }
   reply.hijack()
   const raw = reply.raw
