@@ -1,41 +1,92 @@
+/** Capacity of a session's first chunk; each new chunk doubles it, up to MAX_CHUNK. */
+const MIN_CHUNK = 1024
+const MAX_CHUNK = 64 * 1024
+
 /**
- * One session's retained events in memory, as parallel arrays: per event one data string and
- * two pointers to shared strings (event name, stream), instead of an object per event. Retained
- * events are most of a busy server's old generation and every major GC marks them; an event
- * was five heap objects (its entry and the pieces of the string JSON.stringify built), now one.
+ * One session's retained events in memory, their data outside the JS heap: UTF-8 in a few
+ * chunk buffers per session, indexed by parallel arrays of numbers plus two pointers to shared
+ * strings (event name, stream) per event. Retained events were most of a busy server's old
+ * generation: each one a string the young GC copied twice and every major GC marked, and the
+ * envelope promoted ~150 KB per scavenge under load. Here the published string dies young;
+ * readers get a fresh one decoded from the chunk (as from Redis).
  * Sequence numbers are contiguous: the event at index i has seq `first + i`.
  */
 export class EventLog {
-  #data: string[] = []
+  /** Chunks still holding retained events; chunks[0] has the number `chunkBase`. */
+  #chunks: Buffer[] = []
+  #chunkBase = 0
+  /** Bytes written into the last chunk. */
+  #used = 0
+  #chunkOf: number[] = []
+  #offset: number[] = []
+  #size: number[] = []
   #events: Array<string | undefined> = []
   #streams: string[] = []
   /** The seq of the oldest retained event (`next` when none is). */
   first = 1
   /** The seq the next appended event gets. */
   next = 1
+  /** UTF-8 bytes of the retained events' data. */
+  bytes = 0
 
-  get length (): number { return this.#data.length }
+  get length (): number { return this.#size.length }
 
-  /** Appends an event and returns its seq. */
+  /** Appends an event; returns the UTF-8 size of its data. */
   push (data: string, event: string | undefined, stream: string): number {
-    // JSON.stringify returns a tree of string pieces; reading a character flattens it now,
-    // while it is young, so the young GC keeps one flat string instead of the tree.
-    if (data.length > 0) data.charCodeAt(0)
-    this.#data.push(data)
+    // At most 3 bytes per UTF-16 unit: only a string that may not fit is measured first.
+    const room = this.#chunks.length === 0 ? 0 : this.#chunks[this.#chunks.length - 1].length - this.#used
+    if (this.#chunks.length === 0 || (data.length * 3 > room && Buffer.byteLength(data) > room)) this.#grow(Buffer.byteLength(data))
+    const chunk = this.#chunks[this.#chunks.length - 1]
+    const size = chunk.write(data, this.#used, 'utf8')
+    this.#chunkOf.push(this.#chunkBase + this.#chunks.length - 1)
+    this.#offset.push(this.#used)
+    this.#size.push(size)
     this.#events.push(event)
     this.#streams.push(stream)
-    return this.next++
+    this.#used += size
+    this.bytes += size
+    this.next++
+    return size
   }
 
-  /** Drops the oldest event; returns the length of its data. */
+  /** Starts a chunk with room for `size` bytes (doubling, so a busy session has few chunks). */
+  #grow (size: number): void {
+    const last = this.#chunks[this.#chunks.length - 1]
+    const capacity = Math.max(size, last === undefined ? MIN_CHUNK : Math.min(MAX_CHUNK, last.length * 2))
+    // Its own allocation, not a slice of Node's shared pool (which it would keep alive).
+    this.#chunks.push(Buffer.allocUnsafeSlow(capacity))
+    this.#used = 0
+  }
+
+  /** Drops the oldest event; returns the size of its data. */
   shift (): number {
+    const size = this.#size.shift()!
+    this.#chunkOf.shift()
+    this.#offset.shift()
     this.#events.shift()
     this.#streams.shift()
     this.first++
-    return this.#data.shift()!.length
+    this.bytes -= size
+    if (this.#size.length === 0) {
+      // Empty: keep only the last chunk and write it from the start again, so a log that is
+      // emptied on every delivery (HTTP+SSE) reuses one buffer instead of allocating.
+      this.#chunkBase += this.#chunks.length - 1
+      this.#chunks.splice(0, this.#chunks.length - 1)
+      this.#used = 0
+    } else {
+      while (this.#chunkBase < this.#chunkOf[0]) {
+        this.#chunks.shift()
+        this.#chunkBase++
+      }
+    }
+    return size
   }
 
-  data (i: number): string { return this.#data[i] }
+  data (i: number): string {
+    const offset = this.#offset[i]
+    return this.#chunks[this.#chunkOf[i] - this.#chunkBase].toString('utf8', offset, offset + this.#size[i])
+  }
+
   event (i: number): string | undefined { return this.#events[i] }
   stream (i: number): string { return this.#streams[i] }
 }

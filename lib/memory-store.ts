@@ -117,9 +117,10 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
 
     async publish (sessionId, event: NewEvent) {
       const s = mustGet(sessionId)
-      const seq = s.log.push(event.data, event.event, event.stream ?? '')
+      const seq = s.log.next
+      // Budgets count UTF-8 bytes of data, as the Redis store does.
+      const size = s.log.push(event.data, event.event, event.stream ?? '')
       const owner = owners.get(s.owner)!
-      const size = event.data.length
       s.bytes += size
       owner.bytes += size
       totalBytes += size
