@@ -62,6 +62,11 @@ function answerOf (res, id) {
 }
 
 let told = 0
+/** Says why a call failed, for the first few. */
+function failed (err) {
+  if (told++ < 5) console.error(`bench client: a call failed: ${err?.message ?? err}`)
+}
+
 /** Counts a refused POST as an error, and says why for the first few. */
 function refused (scenario, res) {
   if (told++ < 5) console.error(`bench client: ${scenario} POST answered ${res.status}: ${res.text.slice(0, 200)}`)
@@ -110,13 +115,13 @@ async function sessions (S, K, open, call) {
     // took 30-130 ms each and were 0.5 % of the samples: right at the p99.
     try {
       if (!await call(session, `s${s}-warm`)) errors++
-    } catch (err) { errors++; if (told++ < 5) console.error(`bench client: a call failed: ${err?.message ?? err}`) }
+    } catch (err) { errors++; failed(err) }
     for (let k = 0; k < K; k++) {
       const t0 = performance.now()
       try {
         if (await call(session, `s${s}-k${k}`)) latencies.push(performance.now() - t0)
         else errors++
-      } catch (err) { errors++; if (told++ < 5) console.error(`bench client: a call failed: ${err?.message ?? err}`) }
+      } catch (err) { errors++; failed(err) }
     }
     session.close()
   }))

@@ -34,8 +34,11 @@ export class EventLog {
   /** Appends an event; returns the UTF-8 size of its data. */
   push (data: string, event: string | undefined, stream: string): number {
     // At most 3 bytes per UTF-16 unit: only a string that may not fit is measured first.
-    const room = this.#chunks.length === 0 ? 0 : this.#chunks[this.#chunks.length - 1].length - this.#used
-    if (this.#chunks.length === 0 || (data.length * 3 > room && Buffer.byteLength(data) > room)) this.#grow(Buffer.byteLength(data))
+    const room = this.#chunks.length === 0 ? -1 : this.#chunks[this.#chunks.length - 1].length - this.#used
+    if (data.length * 3 > room) {
+      const needed = Buffer.byteLength(data)
+      if (needed > room) this.#grow(needed)
+    }
     const chunk = this.#chunks[this.#chunks.length - 1]
     const size = chunk.write(data, this.#used, 'utf8')
     this.#chunkOf.push(this.#chunkBase + this.#chunks.length - 1)

@@ -7,7 +7,6 @@ import type { SessionOptions } from '../schemas/options.js'
 
 interface Session extends SessionInfo {
   log: EventLog
-  bytes: number
   cursor: number
   lastActive: number
   watchers: Set<() => void>
@@ -30,10 +29,10 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
   let totalBytes = 0
 
   function forget (s: Session): void {
-    totalBytes -= s.bytes
+    totalBytes -= s.log.bytes
     const owner = owners.get(s.owner)
     if (!owner) return
-    owner.bytes -= s.bytes
+    owner.bytes -= s.log.bytes
     if (--owner.sessions === 0) owners.delete(s.owner)
   }
 
@@ -70,7 +69,6 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
 
   function drop (s: Session, owner: { bytes: number } | undefined): void {
     const dropped = s.log.shift()
-    s.bytes -= dropped
     if (owner) owner.bytes -= dropped
     totalBytes -= dropped
   }
@@ -105,7 +103,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       mine.sessions++
       owners.set(owner, mine)
       sessions.set(sessionId, {
-        id: sessionId, owner, createdAt: now, log: new EventLog(), bytes: 0, cursor: 0, lastActive: now, watchers: new Set(), values: new Map(), replay: options?.replay ?? true
+        id: sessionId, owner, createdAt: now, log: new EventLog(), cursor: 0, lastActive: now, watchers: new Set(), values: new Map(), replay: options?.replay ?? true
       })
       return { id: sessionId, owner, createdAt: now }
     },
@@ -121,12 +119,11 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       // Budgets count UTF-8 bytes of data, as the Redis store does.
       const size = s.log.push(event.data, event.event, event.stream ?? '')
       const owner = owners.get(s.owner)!
-      s.bytes += size
       owner.bytes += size
       totalBytes += size
       s.lastActive = Date.now()
       // Keep at least the newest event even if it alone exceeds a cap.
-      while (s.log.length > 1 && (s.log.length > opts.maxEvents || s.bytes > opts.maxBytes ||
+      while (s.log.length > 1 && (s.log.length > opts.maxEvents || s.log.bytes > opts.maxBytes ||
         owner.bytes > opts.maxBytesPerPrincipal || totalBytes > maxTotalBytes)) {
         drop(s, owner)
       }
