@@ -1,19 +1,31 @@
-// Profiles the server as `npm start` runs it during the envelope round-trip scenario:
-//   node bench/profile.mjs [dir] [scenario]
-// Writes a .cpuprofile to the directory and prints the functions with the most self time.
-import { fork, spawn } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+// Profiles the server as `npm start` runs it during one scenario of the bench's load client:
+//   node bench/profile.mjs [dir] [scenario]          V8's sampler (--cpu-prof): a .cpuprofile
+//   node bench/profile.mjs --perf [dir] [scenario]   Linux perf (kernel sampling, needs `perf`)
+// Both warm the server up first and print where its CPU went. Prefer --perf for small costs: V8's
+// sampler over-attributes native calls (it put the token digest at ~8 µs per call, perf at 0.3 µs).
+import { fork, spawn, spawnSync } from 'node:child_process'
+import { readdirSync, readFileSync, mkdirSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 
-const dir = process.argv[2] ?? 'bench/results/profile'
-const scenario = process.argv[3] ?? 'envelope'
+const args = process.argv.slice(2)
+const usePerf = args[0] === '--perf'
+if (usePerf) args.shift()
+const dir = args[0] ?? 'bench/results/profile'
+const scenario = args[1] ?? 'envelope'
+const K = Number(process.env.K ?? 200)
 const root = new URL('..', import.meta.url).pathname
+if (usePerf && spawnSync('perf', ['--version']).status !== 0) {
+  console.error('--perf needs Linux perf (apt-get install -y linux-perf)')
+  process.exit(1)
+}
+mkdirSync(dir, { recursive: true })
 const probe = net.createServer()
 await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve))
 const port = probe.address().port
 await new Promise((resolve) => probe.close(resolve))
-const server = spawn(process.execPath, ['--no-allocation-site-pretenuring', '--cpu-prof', `--cpu-prof-dir=${dir}`, join(root, 'node_modules/fastify-cli/cli.js'), 'start', '-o', '-l', 'info',
+const profiling = usePerf ? ['--perf-basic-prof'] : ['--cpu-prof', `--cpu-prof-dir=${dir}`]
+const server = spawn(process.execPath, ['--no-allocation-site-pretenuring', ...profiling, join(root, 'node_modules/fastify-cli/cli.js'), 'start', '-o', '-l', 'info',
   '-p', String(port), '-a', '127.0.0.1', join(root, 'dist/app.js')], {
   cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, MAX_SESSIONS_PER_PRINCIPAL: '1000000', MAX_CONCURRENT_CALLS_PER_SESSION: '64' }
 })
@@ -22,20 +34,58 @@ for (let i = 0; i < 200; i++) {
 }
 const client = fork(new URL('./client.mjs', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
 await new Promise((resolve) => client.once('message', resolve))
-const reply = await new Promise((resolve) => { client.once('message', resolve); client.send({ scenario, params: { base: `http://127.0.0.1:${port}`, S: 50, K: Number(process.env.K ?? 200) } }) })
+const load = (k) => new Promise((resolve) => { client.once('message', resolve); client.send({ scenario, params: { base: `http://127.0.0.1:${port}`, S: 50, K: k } }) })
+// Warm-up: the JIT's compiler threads stay busy for the first tens of thousands of calls.
+for (let i = 0; i < 3; i++) await load(200)
+const perfData = join(dir, 'perf.data')
+const recorder = usePerf ? spawn('perf', ['record', '-F', '2999', '-o', perfData, '-p', String(server.pid)], { stdio: 'ignore' }) : undefined
+if (recorder) await new Promise((resolve) => setTimeout(resolve, 300))
+const reply = await load(K)
 console.log('calls', reply.result?.latencies?.length, 'errors', reply.result?.errors)
+if (recorder) {
+  recorder.kill('SIGINT')
+  await new Promise((resolve) => recorder.once('exit', resolve))
+}
 client.kill()
 server.kill('SIGINT')
 await new Promise((resolve) => server.once('exit', resolve))
-const file = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort().pop()
-const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'))
-const self = new Map()
-const dt = profile.timeDeltas
-const byId = new Map(profile.nodes.map((n) => [n.id, n]))
-profile.samples.forEach((id, i) => {
-  const n = byId.get(id)
-  const key = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.split('/').slice(-2).join('/')}:${n.callFrame.lineNumber + 1}`
-  self.set(key, (self.get(key) ?? 0) + (dt[i] ?? 0))
-})
-const total = [...self.values()].reduce((a, b) => a + b, 0)
-for (const [k, v] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${(100 * v / total).toFixed(1).padStart(5)}%  ${k}`)
+
+const show = (rows) => { for (const [k, v] of rows) console.log(`${v.toFixed(1).padStart(5)}%  ${k}`) }
+const top = (map, n) => [...map.entries()].sort((a, b) => b[1] - a[1]).slice(0, n)
+if (usePerf) {
+  const report = spawnSync('perf', ['report', '-i', perfData, '--no-children', '--sort', 'symbol', '--stdio'], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout
+  const bySymbol = new Map()
+  const byKind = new Map()
+  for (const line of report.split('\n')) {
+    const m = /^\s+([\d.]+)%\s+\[(.)\]\s+(.*?)\s*$/.exec(line)
+    if (!m) continue
+    const share = Number(m[1])
+    // perf pads its columns: a symbol ends before the trailing '-' fields.
+    const symbol = m[3].replace(/(\s+-)+$/, '')
+    const kind = m[2] === 'k'
+      ? 'kernel'
+      : symbol.includes('/dist/') ? 'JS: ours'
+        : /node_modules\/(fastify|find-my-way|avvio|light-my-request)\//.test(symbol) ? 'JS: Fastify'
+          : symbol.includes('node_modules/') ? 'JS: other packages'
+            : symbol.startsWith('JS:') ? 'JS: Node' : symbol.startsWith('Builtins_') ? 'V8 builtins' : 'V8, Node and libc native'
+    byKind.set(kind, (byKind.get(kind) ?? 0) + share)
+    bySymbol.set(symbol, (bySymbol.get(symbol) ?? 0) + share)
+  }
+  show(top(byKind, 10))
+  console.log()
+  show(top(bySymbol, 25))
+  rmSync(`/tmp/perf-${server.pid}.map`, { force: true })
+} else {
+  const file = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort().pop()
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'))
+  const self = new Map()
+  const dt = profile.timeDeltas
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  profile.samples.forEach((id, i) => {
+    const n = byId.get(id)
+    const key = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.split('/').slice(-2).join('/')}:${n.callFrame.lineNumber + 1}`
+    self.set(key, (self.get(key) ?? 0) + (dt[i] ?? 0))
+  })
+  const total = [...self.values()].reduce((a, b) => a + b, 0)
+  show(top(self, 25).map(([k, v]) => [k, 100 * v / total]))
+}
