@@ -1,8 +1,9 @@
 // Profiles the server as `npm start` runs it during one scenario of the bench's load client:
 //   node bench/profile.mjs [dir] [scenario]          V8's sampler (--cpu-prof): a .cpuprofile
 //   node bench/profile.mjs --perf [dir] [scenario]   Linux perf (kernel sampling, needs `perf`)
-// Both warm the server up first and print where its CPU went. Prefer --perf for small costs: V8's
-// sampler over-attributes native calls (it put the token digest at ~8 µs per call, perf at 0.3 µs).
+// Both print where the server's CPU went. --cpu-prof covers the whole process, start-up included;
+// --perf records only after a warm-up. Prefer --perf for small costs: V8's sampler over-attributes
+// native calls (it put the token digest at ~8 µs per call, perf at 0.3 µs).
 import { fork, spawn, spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync, mkdirSync, rmSync } from 'node:fs'
 import net from 'node:net'
@@ -35,8 +36,9 @@ for (let i = 0; i < 200; i++) {
 const client = fork(new URL('./client.mjs', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
 await new Promise((resolve) => client.once('message', resolve))
 const load = (k) => new Promise((resolve) => { client.once('message', resolve); client.send({ scenario, params: { base: `http://127.0.0.1:${port}`, S: 50, K: k } }) })
-// Warm-up: the JIT's compiler threads stay busy for the first tens of thousands of calls.
-for (let i = 0; i < 3; i++) await load(200)
+// Warm-up (perf only: --cpu-prof records from start-up anyway): the JIT's compiler threads stay
+// busy for the first tens of thousands of calls.
+if (usePerf) for (let i = 0; i < 3; i++) await load(200)
 const perfData = join(dir, 'perf.data')
 const recorder = usePerf ? spawn('perf', ['record', '-F', '2999', '-o', perfData, '-p', String(server.pid)], { stdio: 'ignore' }) : undefined
 if (recorder) await new Promise((resolve) => setTimeout(resolve, 300))
