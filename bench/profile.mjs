@@ -6,8 +6,8 @@
 // native calls (it put the token digest at ~8 µs per call, perf at 0.3 µs).
 import { fork, spawn, spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync, mkdirSync, rmSync } from 'node:fs'
-import net from 'node:net'
 import { join } from 'node:path'
+import { spawnShipped } from './shipped.mjs'
 
 const args = process.argv.slice(2)
 const usePerf = args[0] === '--perf'
@@ -15,27 +15,16 @@ if (usePerf) args.shift()
 const dir = args[0] ?? 'bench/results/profile'
 const scenario = args[1] ?? 'envelope'
 const K = Number(process.env.K ?? 200)
-const root = new URL('..', import.meta.url).pathname
 if (usePerf && spawnSync('perf', ['--version']).status !== 0) {
   console.error('--perf needs Linux perf (apt-get install -y linux-perf)')
   process.exit(1)
 }
 mkdirSync(dir, { recursive: true })
-const probe = net.createServer()
-await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve))
-const port = probe.address().port
-await new Promise((resolve) => probe.close(resolve))
 const profiling = usePerf ? ['--perf-basic-prof'] : ['--cpu-prof', `--cpu-prof-dir=${dir}`]
-const server = spawn(process.execPath, ['--no-allocation-site-pretenuring', ...profiling, join(root, 'node_modules/fastify-cli/cli.js'), 'start', '-o', '-l', 'info',
-  '-p', String(port), '-a', '127.0.0.1', join(root, 'dist/app.js')], {
-  cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, MAX_SESSIONS_PER_PRINCIPAL: '1000000', MAX_CONCURRENT_CALLS_PER_SESSION: '64' }
-})
-for (let i = 0; i < 200; i++) {
-  try { await fetch(`http://127.0.0.1:${port}/health`); break } catch { await new Promise((resolve) => setTimeout(resolve, 50)) }
-}
+const { proc: server, base } = await spawnShipped({ nodeFlags: profiling })
 const client = fork(new URL('./client.mjs', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
 await new Promise((resolve) => client.once('message', resolve))
-const load = (k) => new Promise((resolve) => { client.once('message', resolve); client.send({ scenario, params: { base: `http://127.0.0.1:${port}`, S: 50, K: k } }) })
+const load = (k) => new Promise((resolve) => { client.once('message', resolve); client.send({ scenario, params: { base, S: 50, K: k } }) })
 // Warm-up (perf only: --cpu-prof records from start-up anyway): the JIT's compiler threads stay
 // busy for the first tens of thousands of calls.
 if (usePerf) for (let i = 0; i < 3; i++) await load(200)

@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import net from 'node:net'
 import os from 'node:os'
 import { join } from 'node:path'
+import { freePort, spawnShipped } from './shipped.mjs'
 
 const args = process.argv.slice(2)
 const flag = (name) => args.includes(`--${name}`)
@@ -37,24 +38,9 @@ async function startServer (script) {
   return { ...s, base: `http://127.0.0.1:${port}`, mem: () => s.ask({ cmd: 'mem' }) }
 }
 
-/** The server users run: `npm start`'s command line (package.json), with limits raised for the load. */
+/** The server users run (bench/shipped.mjs), with its memory as the bench reads it. */
 async function startShipped (env = {}) {
-  const port = await freePort()
-  const root = new URL('..', here).pathname
-  // The V8 flag as in package.json's start script (docs/performance.md says why).
-  const proc = spawn(process.execPath, ['--no-allocation-site-pretenuring', join(root, 'node_modules/fastify-cli/cli.js'), 'start', '-o', '-l', 'info', '-p', String(port),
-    '-a', '127.0.0.1', '-g', '15000', join(root, 'dist/app.js')], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: {
-      ...process.env, DEMO_PAGE: 'true', LOCAL_BEARER_TOKEN: 'secret_token', MAX_SESSIONS: '1000000', MAX_SESSIONS_PER_PRINCIPAL: '1000000',
-      MAX_STREAMS_PER_PRINCIPAL: '1000000', MAX_CONCURRENT_CALLS_PER_SESSION: '64', MAX_CONNECTIONS: '100000', ...env
-    }
-  })
-  const base = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 200; i++) {
-    try { await fetch(`${base}/health`); break } catch { await new Promise((resolve) => setTimeout(resolve, 50)) }
-  }
+  const { proc, base } = await spawnShipped({ env })
   const mem = async () => {
     const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8')
     const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024
@@ -139,14 +125,6 @@ async function idleCapacity (client, server) {
   const during = summarize(await run(client, 'envelope', { base: server.base, S: 1, K: 10 }))
   await run(client, 'closeIdle', {})
   return { opened, failed, rssPerStreamKiB: (after.rss - before.rss) / 1024 / opened, heapPerStreamKiB: (after.heapUsed - before.heapUsed) / 1024 / opened, callWhileHeldMs: during.max, errors: during.errors + failed }
-}
-
-async function freePort () {
-  const srv = net.createServer()
-  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve))
-  const { port } = srv.address()
-  await new Promise((resolve) => srv.close(resolve))
-  return port
 }
 
 async function startRedis (extra = []) {
