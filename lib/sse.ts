@@ -34,6 +34,9 @@ export function startSse (reply: FastifyReply, retryMs = 2000): ServerResponse {
   // The connection lives exactly as long as the stream: once we end it, the socket closes too,
   // so app.close() never waits on a keep-alive socket that was busy when idle ones were closed.
   raw.shouldKeepAlive = false
+  // For the same reason the body needs no chunked framing: it ends when the connection does
+  // (RFC 9112 §6.3), so each frame is one plain socket write instead of a corked four-part one.
+  raw.useChunkedEncodingByDefault = false
   raw.writeHead(200, {
     ...headers,
     'content-type': 'text/event-stream; charset=utf-8',

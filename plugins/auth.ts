@@ -1,4 +1,4 @@
-import { hash, timingSafeEqual } from 'node:crypto'
+import { hash } from 'node:crypto'
 import fp from 'fastify-plugin'
 import { createVerifier, TokenError } from 'fast-jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -32,8 +32,17 @@ function isLoopback (address: string | undefined): boolean {
 
 export const RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource'
 
-function digest (value: string): Buffer {
-  return hash('sha256', value, 'buffer')
+// The digest as a 32-character string: a Buffer (an ArrayBuffer per request) cost more
+// than the hash itself under load.
+function digest (value: string): string {
+  return hash('sha256', value, 'binary') // 'binary' is latin1: one character per byte
+}
+
+/** Compares two digests in constant time: every character is looked at, whatever differs. */
+function sameDigest (a: string, b: string): boolean {
+  let diff = a.length ^ b.length
+  for (let i = 0; i < b.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i)
+  return diff === 0
 }
 
 function scopesOf (payload: Record<string, unknown>): string[] {
@@ -112,7 +121,7 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string) 
     const match = /^Bearer +([^\s]+) *$/i.exec(authorization)
     if (!match) throw unauthorized('authorization must be "Bearer <token>"', metadataUrl)
     const token = match[1]
-    if (allowLocal && timingSafeEqual(digest(token), localDigest)) {
+    if (allowLocal && sameDigest(digest(token), localDigest)) {
       return { id: 'local', kind: 'local', scopes: [] }
     }
     if (!verifyJwt || token.split('.').length !== 3) throw unauthorized('token is not valid', metadataUrl)

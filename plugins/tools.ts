@@ -26,6 +26,8 @@ export interface ToolsPluginOptions {
 interface Registered {
   definition: AnyTool
   check: TypeCheck<TObject>
+  /** Whether the input schema declares any default: only then are arguments copied and filled in. */
+  defaults: boolean
   output?: TypeCheck<TObject>
   info: ToolInfo
 }
@@ -47,6 +49,13 @@ export function publishedSchema (schema: TObject): Record<string, unknown> {
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/
+
+/** Whether a schema (at any depth) declares a `default`. */
+function declaresDefault (schema: unknown): boolean {
+  if (typeof schema !== 'object' || schema === null) return false
+  if (!Array.isArray(schema) && Object.hasOwn(schema, 'default')) return true
+  return Object.values(schema).some(declaresDefault)
+}
 
 /** Told about every finished call: 'ok' or the ToolError code, and how long it took. */
 export type CallObserver = (tool: string, outcome: string, seconds: number) => void
@@ -78,6 +87,7 @@ export function createToolRegistry (defaultTimeoutMs: number) {
     tools.set(definition.name, {
       definition,
       check: TypeCompiler.Compile(definition.input),
+      defaults: declaresDefault(definition.input),
       output: definition.output ? TypeCompiler.Compile(definition.output) : undefined,
       info
     })
@@ -85,7 +95,8 @@ export function createToolRegistry (defaultTimeoutMs: number) {
   }
 
   function validate (tool: Registered, args: unknown): unknown {
-    const value = Value.Default(tool.definition.input, Value.Clone(args ?? {}))
+    // Filling in defaults writes into the arguments, so only then are they copied first.
+    const value = tool.defaults ? Value.Default(tool.definition.input, Value.Clone(args ?? {})) : args ?? {}
     if (tool.check.Check(value)) return value
     const first = tool.check.Errors(value).First()
     const where = first?.path ? `argument ${first.path.slice(1).replaceAll('/', '.')}` : 'arguments'
