@@ -3,7 +3,9 @@
 //   node bench/profile.mjs --perf [dir] [scenario]   Linux perf (kernel sampling, needs `perf`)
 // Both print where the server's CPU went. --cpu-prof covers the whole process, start-up included;
 // --perf records only after a warm-up. Prefer --perf for small costs: V8's sampler over-attributes
-// native calls (it put the token digest at ~8 µs per call, perf at 0.3 µs).
+// native calls (it put the token digest at ~8 µs per call, perf at 0.3 µs). --perf also records
+// call chains and prints the CPU by nearest JavaScript caller (a socket write or a JSON.parse
+// charged to the function that asked for it).
 import { fork, spawn, spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -20,7 +22,8 @@ if (usePerf && spawnSync('perf', ['--version']).status !== 0) {
   process.exit(1)
 }
 mkdirSync(dir, { recursive: true })
-const profiling = usePerf ? ['--perf-basic-prof'] : ['--cpu-prof', `--cpu-prof-dir=${dir}`]
+// Interpreted frames get native stack entries too, so perf's call chains reach every JS caller.
+const profiling = usePerf ? ['--perf-basic-prof', '--interpreted-frames-native-stack'] : ['--cpu-prof', `--cpu-prof-dir=${dir}`]
 const { proc: server, base } = await spawnShipped({ nodeFlags: profiling })
 const client = fork(new URL('./client.mjs', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
 await new Promise((resolve) => client.once('message', resolve))
@@ -29,7 +32,7 @@ const load = (k) => new Promise((resolve) => { client.once('message', resolve); 
 // busy for the first tens of thousands of calls.
 if (usePerf) for (let i = 0; i < 3; i++) await load(200)
 const perfData = join(dir, 'perf.data')
-const recorder = usePerf ? spawn('perf', ['record', '-F', '2999', '-o', perfData, '-p', String(server.pid)], { stdio: 'ignore' }) : undefined
+const recorder = usePerf ? spawn('perf', ['record', '-g', '-F', '2999', '-o', perfData, '-p', String(server.pid)], { stdio: 'ignore' }) : undefined
 if (recorder) await new Promise((resolve) => setTimeout(resolve, 300))
 const reply = await load(K)
 console.log('calls', reply.result?.latencies?.length, 'errors', reply.result?.errors)
@@ -44,7 +47,7 @@ await new Promise((resolve) => server.once('exit', resolve))
 const show = (rows) => { for (const [k, v] of rows) console.log(`${v.toFixed(1).padStart(5)}%  ${k}`) }
 const top = (map, n) => [...map.entries()].sort((a, b) => b[1] - a[1]).slice(0, n)
 if (usePerf) {
-  const report = spawnSync('perf', ['report', '-i', perfData, '--no-children', '--sort', 'symbol', '--stdio'], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout
+  const report = spawnSync('perf', ['report', '-i', perfData, '--no-children', '--sort', 'symbol', '-g', 'none', '--stdio'], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout
   const bySymbol = new Map()
   const byKind = new Map()
   for (const line of report.split('\n')) {
@@ -65,6 +68,7 @@ if (usePerf) {
   show(top(byKind, 10))
   console.log()
   show(top(bySymbol, 25))
+  nearestCaller(spawnSync('perf', ['script', '-i', perfData], { encoding: 'utf8', maxBuffer: 1 << 30 }).stdout)
   rmSync(`/tmp/perf-${server.pid}.map`, { force: true })
 } else {
   const file = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort().pop()
@@ -79,4 +83,32 @@ if (usePerf) {
   })
   const total = [...self.values()].reduce((a, b) => a + b, 0)
   show(top(self, 25).map(([k, v]) => [k, 100 * v / total]))
+}
+
+/**
+ * Self time charges a builtin or a native call (JSON.parse, a hash, a socket write) to itself,
+ * which hides who asked for it. This charges every sample to its nearest JavaScript frame
+ * instead, from perf's call chains: the cost of each JS function including what it called
+ * outside JavaScript. A module's top level (`file:1:1`) under load is usually a stale perf map
+ * entry: that code was collected and its address reused.
+ */
+function nearestCaller (script) {
+  const byFunction = new Map()
+  const byFile = new Map()
+  let total = 0
+  for (const sample of script.split('\n\n')) {
+    const frames = sample.split('\n').slice(1).map((line) => /^\s+[0-9a-f]+\s+(.*?)(\+0x[0-9a-f]+)?\s+\(.*\)$/.exec(line)?.[1]).filter(Boolean)
+    if (frames.length === 0) continue
+    total++
+    const js = frames.find((f) => f.startsWith('JS:'))
+    const name = js ? js.replace(/^JS:[*~^+]?/, '').replace(/file:\/\/|\/[^ ]*\/(node_modules|dist)\//g, (m, dir) => dir ? `${dir}/` : '') : '(no JS frame: kernel, GC, event loop)'
+    byFunction.set(name, (byFunction.get(name) ?? 0) + 1)
+    const file = !js ? name : name.split(' ').pop().replace(/:\d+:\d+$/, '').replace(/^node_modules\/((@[^/]+\/)?[^/]+)\/.*/, '$1')
+    byFile.set(file, (byFile.get(file) ?? 0) + 1)
+  }
+  const share = (rows) => rows.map(([k, v]) => [k, 100 * v / total])
+  console.log('\nBy nearest JavaScript caller (natives and builtins charged to the function that called them):')
+  show(share(top(byFile, 20)))
+  console.log()
+  show(share(top(byFunction, 25)))
 }
