@@ -101,7 +101,7 @@ function nearestCaller (script) {
     if (frames.length === 0) continue
     total++
     const js = frames.find((f) => f.startsWith('JS:'))
-    const name = js ? js.replace(/^JS:[*~^+]?/, '').replace(/file:\/\/|\/[^ ]*\/(node_modules|dist)\//g, (_match, folder) => folder ? `${folder}/` : '') : '(no JS frame: kernel, GC, event loop)'
+    const name = js ? js.replace(/^JS:[*~^+]?/, '').replace(/file:\/\/|\/[^ ]*?\/(node_modules|dist)\//g, (_match, folder) => folder ? `${folder}/` : '') : '(no JS frame: kernel, GC, event loop)'
     byFunction.set(name, (byFunction.get(name) ?? 0) + 1)
     const file = !js ? name : name.split(' ').pop().replace(/:\d+:\d+$/, '').replace(/^node_modules\/((@[^/]+\/)?[^/]+)\/.*/, '$1')
     byFile.set(file, (byFile.get(file) ?? 0) + 1)
