@@ -7,18 +7,22 @@ import { batchedStdout, type BatchedDestination } from './log-destination.js'
  * Parameter names are decoded first, so `?%74icket=` is caught like `?ticket=`.
  */
 export function redactUrl (url: string): string {
-  const q = url.indexOf('?')
+  // A `;` before any `?` starts parameters too (a path parameter a proxy or a router may honour).
+  const q = url.search(/[?;]/)
   if (q < 0) return url
   // A name can only decode to "ticket" if it is spelled out or percent-encoded.
   if (!/%|ticket/i.test(url.slice(q))) return url
-  const parts = url.slice(q + 1).split('&').map((pair) => {
+  // `;` separates pairs too for some parsers (and for proxies that log what they forward), so a
+  // ticket after either separator is a ticket.
+  const parts = url.slice(q + 1).split(/([?&;])/).map((pair, i) => {
+    if (i % 2 === 1) return pair
     const eq = pair.indexOf('=')
     const name = eq < 0 ? pair : pair.slice(0, eq)
     let decoded: string
     try { decoded = decodeURIComponent(name.replace(/\+/g, ' ')) } catch { decoded = name }
     return decoded.trim().toLowerCase() === 'ticket' ? `${name}=[redacted]` : pair
   })
-  return `${url.slice(0, q)}?${parts.join('&')}`
+  return `${url.slice(0, q + 1)}${parts.join('')}`
 }
 
 let cachedStream: BatchedDestination | undefined
