@@ -62,7 +62,9 @@ export async function answerEnvelope (
     } catch (err) {
       const code = err instanceof ToolError ? err.code : 'tool_failed'
       const text = err instanceof Error ? err.message : String(err)
-      if (!(err instanceof ToolError) || err.code === 'tool_failed') req.log.warn({ err }, 'tool call failed')
+      // The registry logged an unexpected error under the id it sent; a ToolError is the tool's answer.
+      if (!(err instanceof ToolError)) req.log.warn({ err }, 'tool call failed')
+      else req.log.info({ code, message: text }, 'tool call failed')
       frame = errorFrame(message.request_id, code, text)
     }
   }

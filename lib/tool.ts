@@ -88,12 +88,25 @@ export function defineTool<S extends TObject, R> (definition: ToolDefinition<S, 
 
 export type ToolErrorCode = 'unknown_tool' | 'invalid_arguments' | 'tool_failed' | 'tool_timeout' | 'cancelled' | 'insufficient_scope'
 
-/** A failed tool call, reported to the client as an error frame (envelope) or isError/-32602 (MCP). */
+const TOOL_ERROR_CODES: ReadonlySet<string> = new Set<ToolErrorCode>(['unknown_tool', 'invalid_arguments', 'tool_failed', 'tool_timeout', 'cancelled', 'insufficient_scope'])
+
+/**
+ * A failed tool call whose message is meant for the client: an error frame (envelope) or an
+ * isError result / -32602 (MCP). Any other error a handler throws reaches the client only as
+ * "internal error" with an error id; its text, which may hold hosts or credentials, goes to the log.
+ *
+ * `new ToolError('quota exceeded')` is a `tool_failed` with that message;
+ * `new ToolError('invalid_arguments', 'date must be in the past')` names the code.
+ */
 export class ToolError extends Error {
   override name = 'ToolError'
   readonly code: ToolErrorCode
-  constructor (code: ToolErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.code = code
+  constructor (message: string, options?: { cause?: unknown })
+  constructor (code: ToolErrorCode, message: string, options?: { cause?: unknown })
+  constructor (codeOrMessage: string, messageOrOptions?: string | { cause?: unknown }, options?: { cause?: unknown }) {
+    const coded = typeof messageOrOptions === 'string'
+    super(coded ? messageOrOptions : codeOrMessage, coded ? options : messageOrOptions)
+    // From JavaScript a lone code is still a code (its message the code), an unknown one a failure.
+    this.code = TOOL_ERROR_CODES.has(codeOrMessage) ? codeOrMessage as ToolErrorCode : 'tool_failed'
   }
 }

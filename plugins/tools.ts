@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import { Kind, type Static, type TObject } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
@@ -5,6 +6,7 @@ import { Value } from '@sinclair/typebox/value'
 import type { FastifyInstance } from 'fastify'
 import { ToolError, type AnyTool, type ToolContext } from '../lib/tool.js'
 import { minTtl } from './resources.js'
+import { RpcError } from '../lib/mcp/rpc.js'
 import type { Lifeline } from '../lib/lifeline.js'
 
 /** A tool as `tools/list` publishes it. */
@@ -164,10 +166,15 @@ export function createToolRegistry (defaultTimeoutMs: number) {
       })
       return await Promise.race([out, aborted])
     } catch (err) {
-      if (err instanceof ToolError) throw err
       if (lifeline.aborted) throw failure()
-      const message = err instanceof Error ? err.message : String(err)
-      throw new ToolError('tool_failed', `${name}: ${message}`, { cause: err })
+      if (err instanceof ToolError) throw err
+      // A protocol error from a request to the client (elicit, sample) keeps its shape.
+      if (err instanceof RpcError) throw new ToolError('tool_failed', `${name}: ${err.message}`, { cause: err })
+      // Anything else may carry hosts, paths or credentials: the client gets an id to quote,
+      // the log gets the error under it.
+      const errorId = randomUUID()
+      ctx.log.warn({ err, errorId, tool: name }, 'tool call failed')
+      throw new ToolError('tool_failed', `${name}: internal error (error id ${errorId})`, { cause: err })
     } finally {
       clearTimeout(timer)
       unsubscribe?.()

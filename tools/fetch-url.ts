@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { Agent } from 'undici'
 import { BlockedDestinationError, createGuardedAgent } from '../lib/ssrf-guard.js'
-import { defineTool } from '../lib/tool.js'
+import { defineTool, ToolError } from '../lib/tool.js'
 import type { FetchUrlOptions } from '../schemas/options.js'
 
 export interface FetchUrlResult {
@@ -28,12 +28,12 @@ function parseTarget (raw: string, base?: URL): URL {
   try {
     url = new URL(raw, base)
   } catch {
-    throw new Error(`"${raw}" is not a valid URL`)
+    throw new ToolError(`"${raw}" is not a valid URL`)
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new Error(`scheme "${url.protocol.slice(0, -1)}" is not allowed; use http or https`)
+    throw new ToolError(`scheme "${url.protocol.slice(0, -1)}" is not allowed; use http or https`)
   }
-  if (url.username || url.password) throw new Error('URLs with credentials are not allowed')
+  if (url.username || url.password) throw new ToolError('URLs with credentials are not allowed')
   return url
 }
 
@@ -90,7 +90,7 @@ export function createFetchUrlTool (opts: FetchUrlOptions) {
           if (REDIRECTS.has(res.statusCode) && typeof location === 'string') {
             // dump() discards a small body and closes a large one without erroring the request.
             await res.body.dump({ limit: 64 * 1024 })
-            if (hop >= opts.maxRedirects) throw new Error(`too many redirects (more than ${opts.maxRedirects})`)
+            if (hop >= opts.maxRedirects) throw new ToolError(`too many redirects (more than ${opts.maxRedirects})`)
             target = parseTarget(location, target)
             continue
           }
@@ -107,11 +107,14 @@ export function createFetchUrlTool (opts: FetchUrlOptions) {
           }
         }
       } catch (err) {
-        if (deadline.aborted) throw new Error(`timed out after ${opts.timeoutMs} ms fetching ${target.href}`)
-        if (err instanceof BlockedDestinationError) throw new Error(err.message)
+        if (deadline.aborted) throw new ToolError(`timed out after ${opts.timeoutMs} ms fetching ${target.href}`)
+        if (err instanceof BlockedDestinationError) throw new ToolError(err.message)
         const cause = (err as { cause?: unknown }).cause
-        if (cause instanceof BlockedDestinationError) throw new Error(cause.message)
-        throw err
+        if (cause instanceof BlockedDestinationError) throw new ToolError(cause.message)
+        if (err instanceof ToolError || ctx.signal.aborted) throw err
+        // The destination is the caller's own, so naming what went wrong there tells it nothing new.
+        const code = (cause as { code?: unknown } | undefined)?.code ?? (err as { code?: unknown }).code
+        throw new ToolError(`could not fetch ${target.href}: ${typeof code === 'string' ? code : 'request failed'}`, { cause: err })
       }
     }
   })
