@@ -182,11 +182,12 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
     instructions: config.mcp.instructions,
     stateSecret: config.mcp.stateSecret,
     stateTtlMs: config.mcp.stateTtlMs,
+    maxListeners: config.mcp.maxListeners,
     maxListenersPerPrincipal: config.mcp.maxListenersPerPrincipal,
     pingIntervalMs: config.sse.pingIntervalMs
   })
   await fastify.register(streamsPlugin, { sse: config.sse })
-  await fastify.register(ticketsPlugin, { ttlSeconds: config.auth.ticketTtlSeconds, maxPerPrincipal: config.auth.maxTicketsPerPrincipal })
+  await fastify.register(ticketsPlugin, { ttlSeconds: config.auth.ticketTtlSeconds, maxPerSession: config.auth.maxTicketsPerSession })
   if (config.http.metrics) await fastify.register(metricsPlugin)
   await registerRateLimit(fastify, config.limits)
 

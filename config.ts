@@ -21,7 +21,7 @@ const ENV: Record<string, [Section, string, Parse]> = {
   JWKS_TIMEOUT_MS: ['auth', 'jwksTimeoutMs', 'int'],
   JWKS_MAX_AGE_MS: ['auth', 'jwksMaxAgeMs', 'int'],
   TICKET_TTL_SECONDS: ['auth', 'ticketTtlSeconds', 'int'],
-  MAX_TICKETS_PER_PRINCIPAL: ['auth', 'maxTicketsPerPrincipal', 'int'],
+  MAX_TICKETS_PER_SESSION: ['auth', 'maxTicketsPerSession', 'int'],
   SESSION_TTL_SECONDS: ['sessions', 'ttlSeconds', 'int'],
   SESSION_MAX_EVENTS: ['sessions', 'maxEvents', 'int'],
   SESSION_MAX_BYTES: ['sessions', 'maxBytes', 'int'],
@@ -62,6 +62,7 @@ const ENV: Record<string, [Section, string, Parse]> = {
   MCP_LIST_TTL_MS: ['mcp', 'listTtlMs', 'int'],
   MCP_STATE_TTL_MS: ['mcp', 'stateTtlMs', 'int'],
   MCP_STATE_SECRET: ['mcp', 'stateSecret', 'secret'],
+  MCP_MAX_LISTENERS: ['mcp', 'maxListeners', 'int'],
   MCP_MAX_LISTENERS_PER_PRINCIPAL: ['mcp', 'maxListenersPerPrincipal', 'int']
 }
 

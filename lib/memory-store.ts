@@ -13,7 +13,12 @@ interface Session extends SessionInfo {
   values: Map<string, string>
   /** Whether delivered events are kept for a reconnecting reader (see OpenOptions.replay). */
   replay: boolean
+  /** Calls in flight (see SessionStore.pin). */
+  pins: number
 }
+
+/** How many of the least recently used sessions one eviction looks at before it gives up. */
+const EVICTION_SCAN = 64
 
 /** The embedded default: sessions and their bounded logs in this process's memory. */
 export function createMemoryStore (opts: SessionOptions): SessionStore {
@@ -24,16 +29,58 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
   const secret = randomBytes(32).toString('base64url')
   const counters = new Map<string, { count: number, resetAt: number }>()
   // Retained bytes, per principal and in all: the bounds that keep one client from taking the heap.
-  const owners = new Map<string, { sessions: number, bytes: number }>()
+  // `ids` is the owner's sessions, least recently used first, like `sessions` for the server.
+  const owners = new Map<string, { sessions: number, bytes: number, ids: Set<string> }>()
   const maxTotalBytes = opts.maxTotalBytes || Math.floor(getHeapStatistics().heap_size_limit / 4)
   let totalBytes = 0
+  let evictions = 0
+  const perOwner = opts.maxSessionsPerPrincipal
 
   function forget (s: Session): void {
     totalBytes -= s.log.bytes
     const owner = owners.get(s.owner)
     if (!owner) return
     owner.bytes -= s.log.bytes
+    owner.ids.delete(s.id)
     if (--owner.sessions === 0) owners.delete(s.owner)
+  }
+
+  /** Moves a session to the most recently used end of both orders. */
+  function touch (s: Session, now: number): void {
+    s.lastActive = now
+    sessions.delete(s.id)
+    sessions.set(s.id, s)
+    const ids = owners.get(s.owner)?.ids
+    ids?.delete(s.id)
+    ids?.add(s.id)
+  }
+
+  const undelivered = (s: Session) => s.log.next - 1 > Math.max(s.cursor, s.log.first - 1)
+
+  /**
+   * Makes room by removing the least recently used session among `order` that nobody uses: no
+   * reader, no call in flight; one with undelivered frames only if no cleaner one is near the
+   * front (its client has not come back for the longest). False when every candidate is in use.
+   */
+  function evictOne (order: Iterable<string>): boolean {
+    let fallback: Session | undefined
+    let scanned = 0
+    const busy: Session[] = []
+    for (const id of order) {
+      if (++scanned > EVICTION_SCAN) break
+      const s = sessions.get(id)
+      if (!s) continue
+      if (s.watchers.size > 0 || s.pins > 0) busy.push(s)
+      else if (!undelivered(s)) { fallback = s; break } else fallback ??= s
+    }
+    // Sessions in use go to the back, so the next eviction does not look at them again first.
+    const now = Date.now()
+    for (const s of busy) touch(s, s.watchers.size > 0 ? now : s.lastActive)
+    if (!fallback) return false
+    sessions.delete(fallback.id)
+    forget(fallback)
+    evictions++
+    return true
   }
 
   // One sweep for all sessions rather than a timer per session. A session with a live reader
@@ -42,7 +89,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
     const now = Date.now()
     for (const [key, c] of counters) if (c.resetAt <= now) counters.delete(key)
     for (const [id, s] of sessions) {
-      if (s.watchers.size > 0) s.lastActive = now
+      if (s.watchers.size > 0 || s.pins > 0) s.lastActive = now
       else if (now - s.lastActive > ttlMs) {
         sessions.delete(id)
         forget(s)
@@ -89,21 +136,22 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
         if (existing.owner !== owner) {
           throw new AppError(403, 'session_forbidden', `session ${sessionId} belongs to another principal`)
         }
-        existing.lastActive = now
+        touch(existing, now)
         return { id: existing.id, owner: existing.owner, createdAt: existing.createdAt }
       }
-      if (sessions.size >= opts.maxSessions) {
-        throw new AppError(503, 'too_many_sessions', `the server holds its maximum of ${opts.maxSessions} sessions; retry later`)
-      }
-      const mine = owners.get(owner) ?? { sessions: 0, bytes: 0 }
-      if (mine.sessions >= opts.maxSessionsPerPrincipal) {
+      const mine = owners.get(owner) ?? { sessions: 0, bytes: 0, ids: new Set<string>() }
+      if (perOwner > 0 && mine.sessions >= perOwner && !evictOne(mine.ids)) {
         throw new AppError(429, 'too_many_sessions_for_principal',
-          `at most ${opts.maxSessionsPerPrincipal} sessions per principal; close some (DELETE /mcp) or let them expire`)
+          `all ${perOwner} sessions of this principal are in use (streaming or running calls); retry later`)
+      }
+      if (sessions.size >= opts.maxSessions && !evictOne(sessions.keys())) {
+        throw new AppError(503, 'too_many_sessions', `all ${opts.maxSessions} sessions are in use (streaming or running calls); retry later`)
       }
       mine.sessions++
+      mine.ids.add(sessionId)
       owners.set(owner, mine)
       sessions.set(sessionId, {
-        id: sessionId, owner, createdAt: now, log: new EventLog(), cursor: 0, lastActive: now, watchers: new Set(), values: new Map(), replay: options?.replay ?? true
+        id: sessionId, owner, createdAt: now, log: new EventLog(), cursor: 0, lastActive: now, watchers: new Set(), values: new Map(), replay: options?.replay ?? true, pins: 0
       })
       return { id: sessionId, owner, createdAt: now }
     },
@@ -175,7 +223,20 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
     watch (sessionId, onWake) {
       const s = mustGet(sessionId)
       s.watchers.add(onWake)
-      return () => { s.watchers.delete(onWake); s.lastActive = Date.now() }
+      return () => { s.watchers.delete(onWake); if (sessions.get(s.id) === s) touch(s, Date.now()) }
+    },
+
+    pin (sessionId) {
+      const s = sessions.get(sessionId)
+      if (!s) return () => {}
+      s.pins++
+      let done = false
+      return () => {
+        if (done) return
+        done = true
+        s.pins--
+        if (sessions.get(s.id) === s) touch(s, Date.now())
+      }
     },
 
     async wake (sessionId) {
@@ -251,7 +312,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       for (const s of sessions.values()) {
         queuedFrames += s.log.next - 1 - Math.max(s.cursor, s.log.first - 1)
       }
-      return { sessions: sessions.size, queuedFrames }
+      return { sessions: sessions.size, queuedFrames, evictions }
     },
 
     async ready () { return true },

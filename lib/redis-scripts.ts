@@ -114,9 +114,13 @@ if gap == 0 and m[2] and cmp(after, m[2]) < 0 then gap = 1 end
 return {after, gap, future, entries}
 `
 
-/** KEYS: meta, log. ARGV: ttl s. Keeps a session with a live reader alive. */
+/**
+ * KEYS: meta, log. ARGV: ttl s, reader lease (epoch ms). Keeps a session with a live reader
+ * alive, and marks it read (field w) until the lease ends, so no instance evicts it meanwhile.
+ */
 export const TOUCH = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'w', ARGV[2])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[1]))
 return 1
@@ -145,4 +149,17 @@ if count == 1 then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1])) end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1])); ttl = tonumber(ARGV[1]) end
 return {count, ttl}
+`
+
+/**
+ * KEYS: meta, log. ARGV: now (epoch ms), "clean" (only with nothing undelivered) | "any".
+ * Removes an unused session to make room → "owner:<owner>" | "gone" | "" (in use, kept).
+ */
+export const EVICT = `${COMPARE_IDS}
+local m = redis.call('HMGET', KEYS[1], 'owner', 'w', 'last', 'cursor')
+if not m[1] then return 'gone' end
+if m[2] and tonumber(m[2]) > tonumber(ARGV[1]) then return '' end
+if ARGV[2] == 'clean' and m[3] and cmp(m[3], m[4] or '0-0') > 0 then return '' end
+redis.call('DEL', KEYS[1], KEYS[2])
+return 'owner:' .. m[1]
 `

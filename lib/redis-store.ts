@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { createHash, randomBytes } from 'node:crypto'
 import { AppError } from './errors.js'
-import { ACK, HIT, OPEN, PUBLISH, READ, TAKE, TOUCH } from './redis-scripts.js'
+import { ACK, EVICT, HIT, OPEN, PUBLISH, READ, TAKE, TOUCH } from './redis-scripts.js'
 import { connectRedis } from './redis-connect.js'
 import type { ReadResult, SessionStore, StoredEvent } from './session-store.js'
 import type { SessionOptions } from '../schemas/options.js'
@@ -56,15 +56,48 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
     for (const listener of listeners) listener(message)
   })
 
-  // Sessions with a live reader on this instance stay alive, as in the memory store.
+  // Sessions with a live reader on this instance stay alive, as in the memory store, and hold a
+  // reader lease that outlasts the next refresh, so no instance evicts them.
+  const keepAliveMs = Math.max(1000, Math.floor(opts.ttlSeconds * 1000 / 3))
+  const touch = (id: string, now: number) => {
+    script(TOUCH, { keys: [meta(id), logKey(id)], arguments: [String(opts.ttlSeconds), String(now + 2 * keepAliveMs + 5000)] }).catch(() => {})
+  }
   const keepAlive = setInterval(() => {
-    const now = String(Date.now())
+    const now = Date.now()
     for (const id of watchers.keys()) {
-      script(TOUCH, { keys: [meta(id), logKey(id)], arguments: [String(opts.ttlSeconds)] }).catch(() => {})
-      client.zAdd(index, { score: Number(now) + opts.ttlSeconds * 1000, value: id }).catch(() => {})
+      touch(id, now)
+      client.zAdd(index, { score: now + opts.ttlSeconds * 1000, value: id }).catch(() => {})
     }
-  }, Math.max(1000, Math.floor(opts.ttlSeconds * 1000 / 3)))
+  }, keepAliveMs)
   keepAlive.unref()
+  // Calls in flight on this instance; other instances see such a session as recently used.
+  const pinned = new Map<string, number>()
+  const perOwner = opts.maxSessionsPerPrincipal
+  let evictions = 0
+
+  /**
+   * Removes the least recently used unused session of `order` (the index, or an owner's set;
+   * both scored by expiry): first one with nothing undelivered, else any without a reader or a
+   * call. False when the front of the order is all in use.
+   */
+  async function evictOne (order: string, except: string): Promise<boolean> {
+    const candidates = (await client.zRange(order, 0, 31)).filter((id) => id !== except && !watchers.has(id) && !pinned.has(id))
+    const now = String(Date.now())
+    for (const mode of ['clean', 'any']) {
+      for (const id of candidates) {
+        const result = String(await script(EVICT, { keys: [meta(id), logKey(id)], arguments: [now, mode] }))
+        if (result === '') continue
+        indexRefreshed.delete(id)
+        const owner = result.startsWith('owner:') ? result.slice(6) : null
+        await Promise.all([client.zRem(index, id), owner === null ? null : client.zRem(ownerKey(owner), id)])
+        if (owner === null) continue
+        evictions++
+        client.sPublish(wakeChannel(id), 'deleted').catch(() => {})
+        return true
+      }
+    }
+    return false
+  }
 
   /** Runs a Redis operation, turning a connection failure into a clear 503. */
   async function guarded<T> (work: () => Promise<T>): Promise<T> {
@@ -107,13 +140,14 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
         client.multi().zRemRangeByScore(index, '-inf', now).zAdd(index, { score: expires, value: sessionId }).zCard(index).exec(),
         client.multi().zRemRangeByScore(key, '-inf', now).zAdd(key, { score: expires, value: sessionId }).zCard(key).pExpire(key, opts.ttlSeconds * 1000).exec()
       ]) as unknown as [[number, number, number], [number, number, number]]
-      if (total > opts.maxSessions || mine > opts.maxSessionsPerPrincipal) {
+      const ownerFull = perOwner > 0 && mine > perOwner
+      if ((ownerFull || total > opts.maxSessions) && !await evictOne(ownerFull ? key : index, sessionId)) {
         await Promise.all([client.zRem(key, sessionId), client.zRem(index, sessionId), client.del([meta(sessionId), logKey(sessionId)])])
-        if (total > opts.maxSessions) {
-          throw new AppError(503, 'too_many_sessions', `the server holds its maximum of ${opts.maxSessions} sessions; retry later`)
+        if (!ownerFull) {
+          throw new AppError(503, 'too_many_sessions', `all ${opts.maxSessions} sessions are in use (streaming or running calls); retry later`)
         }
         throw new AppError(429, 'too_many_sessions_for_principal',
-          `at most ${opts.maxSessionsPerPrincipal} sessions per principal; close some (DELETE /mcp) or let them expire`)
+          `all ${perOwner} sessions of this principal are in use (streaming or running calls); retry later`)
       }
       return { id: sessionId, owner, createdAt: Number(result.slice(4)) }
     }),
@@ -169,15 +203,30 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
         subscriptions.set(set, listener)
         // Anything published before the subscription took effect is picked up by one more read.
         subscriber.sSubscribe(wakeChannel(sessionId), listener).then(listener, () => {})
+        touch(sessionId, Date.now())
       }
       set.add(onWake)
       return () => {
         set!.delete(onWake)
         if (set!.size === 0 && watchers.get(sessionId) === set) {
           watchers.delete(sessionId)
+          // The reader lease ends with this instance's last reader (see TOUCH).
+          client.hDel(meta(sessionId), 'w').catch(() => {})
           subscriber.sUnsubscribe(wakeChannel(sessionId), subscriptions.get(set!)).catch(() => {})
           subscriptions.delete(set!)
         }
+      }
+    },
+
+    pin (sessionId) {
+      pinned.set(sessionId, (pinned.get(sessionId) ?? 0) + 1)
+      let done = false
+      return () => {
+        if (done) return
+        done = true
+        const left = pinned.get(sessionId)! - 1
+        if (left === 0) pinned.delete(sessionId)
+        else pinned.set(sessionId, left)
       }
     },
 
@@ -234,7 +283,7 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
     stats: () => guarded(async () => {
       await client.zRemRangeByScore(index, '-inf', Date.now())
       // Counting undelivered frames would mean reading every session; Redis reports sessions only.
-      return { sessions: await client.zCard(index), queuedFrames: 0 }
+      return { sessions: await client.zCard(index), queuedFrames: 0, evictions }
     }),
 
     async ready () {

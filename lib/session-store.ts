@@ -43,6 +43,8 @@ export interface OpenOptions {
 export interface StoreStats {
   sessions: number
   queuedFrames: number
+  /** Idle sessions this instance removed to make room since it started. */
+  evictions?: number
 }
 
 /**
@@ -54,8 +56,15 @@ export interface StoreStats {
  */
 export interface SessionStore {
   readonly kind: 'memory' | 'redis'
-  /** Creates or refreshes a session; throws AppError 403 when `owner` differs, 503 when full. */
+  /**
+   * Creates or refreshes a session; throws AppError 403 when `owner` differs. When the server's
+   * (or the owner's) session budget is reached, the least recently used idle session makes room:
+   * no reader, no call in flight (see `pin`), preferably nothing undelivered. Only when every
+   * session is in use does it throw 503 `too_many_sessions` (429 for the owner's own budget).
+   */
   open (sessionId: string, owner: string, options?: OpenOptions): Promise<SessionInfo>
+  /** Marks a session in use (a call in flight) until the returned function runs: never evicted meanwhile. */
+  pin? (sessionId: string): () => void
   get (sessionId: string): Promise<SessionInfo | null>
   publish (sessionId: string, event: NewEvent): Promise<string>
   /** Events after `afterId` that belong to `stream` ("" by default: the main stream). */

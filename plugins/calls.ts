@@ -8,6 +8,15 @@ export class ClientCancelled extends Error {
   override name = 'ClientCancelled'
 }
 
+/**
+ * Calls that belong to one HTTP request rather than a session (2026-07-28 is stateless) get a
+ * slot map of their own under this prefix, which no session id can start with: no client shares
+ * another's slots or request-id space.
+ */
+export const REQUEST_KEY = '\u0000request:'
+let requests = 0
+export const requestKey = (): string => `${REQUEST_KEY}${++requests}`
+
 /** A running call's lifeline: cancelled by the client, its session's end, shutdown or its tool's timeout. */
 export type CallHandle = Lifeline
 
@@ -20,7 +29,7 @@ interface Running {
  * Tool calls in flight, per session: the per-session concurrency bound, cancellation by
  * request id (MCP notifications/cancelled) and the wait for in-flight calls at shutdown.
  */
-export function createCalls (maxPerSession: number) {
+export function createCalls (maxPerSession: number, pin?: (sessionId: string) => () => void) {
   const bySession = new Map<string, Map<string, Running>>()
   let total = 0
 
@@ -46,7 +55,10 @@ export function createCalls (maxPerSession: number) {
     const entry: Running = { line, done: undefined as unknown as Promise<void> }
     slot.set(key, entry)
     total++
+    // A session with a call in flight is in use: pressure eviction passes it by.
+    const unpin = sessionId.startsWith(REQUEST_KEY) ? undefined : pin?.(sessionId)
     const finish = () => {
+      unpin?.()
       unlink?.()
       slot.delete(key)
       if (slot.size === 0 && bySession.get(sessionId) === slot) bySession.delete(sessionId)
@@ -96,7 +108,7 @@ declare module 'fastify' {
 }
 
 export default fp(async function callsPlugin (fastify: FastifyInstance, opts: { maxConcurrentCallsPerSession: number, shutdownGraceMs: number }) {
-  const calls = createCalls(opts.maxConcurrentCallsPerSession)
+  const calls = createCalls(opts.maxConcurrentCallsPerSession, (id) => fastify.sessions.pin?.(id) ?? (() => {}))
   fastify.decorate('calls', calls)
   fastify.addHook('preClose', async () => { await calls.drain(opts.shutdownGraceMs) })
-}, { name: 'datapulse-calls', fastify: '5.x', dependencies: ['datapulse-tools'] })
+}, { name: 'datapulse-calls', fastify: '5.x', dependencies: ['datapulse-tools', 'datapulse-sessions'] })

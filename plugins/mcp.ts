@@ -15,6 +15,7 @@ export interface McpPluginOptions {
   /** A fixed key for sealing 2026 request state; by default one the session store shares. */
   stateSecret?: string
   stateTtlMs: number
+  maxListeners: number
   maxListenersPerPrincipal: number
   pingIntervalMs: number
 }
@@ -27,7 +28,7 @@ export function createMcp (app: FastifyInstance, opts: McpPluginOptions) {
   let capabilities: Record<string, unknown> | undefined
   const capabilitiesOf = () => (capabilities ??= serverCapabilities(app))
   const requestStates = createRequestStates(async () => opts.stateSecret ?? await app.sessions.secret(), opts.stateTtlMs)
-  const listeners = createListeners(app.sessions, { maxPerPrincipal: opts.maxListenersPerPrincipal, pingIntervalMs: opts.pingIntervalMs, capabilities: capabilitiesOf })
+  const listeners = createListeners(app.sessions, { max: opts.maxListeners, maxPerPrincipal: opts.maxListenersPerPrincipal, pingIntervalMs: opts.pingIntervalMs, capabilities: capabilitiesOf })
 
   /** Publishes a notification to every session of `topic`; sessions gone meanwhile leave it. */
   async function toSessions (topic: string, notification: Record<string, unknown>): Promise<void> {

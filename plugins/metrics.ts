@@ -55,6 +55,15 @@ export function createMetrics (fastify: FastifyInstance) {
     registers: [registry],
     async collect () { this.set((await fastify.sessions.stats().catch(() => ({ queuedFrames: 0 }))).queuedFrames) }
   })
+  new Counter({
+    name: 'datapulse_sessions_evicted_total',
+    help: 'Idle sessions this instance removed to make room for new ones',
+    registers: [registry],
+    async collect () {
+      this.reset()
+      this.inc((await fastify.sessions.stats().catch(() => ({ evictions: 0 }))).evictions ?? 0)
+    }
+  })
   new Gauge({
     name: 'datapulse_tool_calls_in_flight',
     help: 'Tool calls running now',

@@ -13,30 +13,34 @@ import type { Principal } from './auth.js'
  * Tickets live in the session store (a value of their session, under the ticket's hash), so a
  * ticket issued by one instance is redeemed by any other behind a load balancer, exactly once.
  */
-export function createTickets (store: SessionStore, ttlSeconds: number, maxPerPrincipal = 32) {
-  // Unused tickets this instance issued, per principal, with their expiry: issuing is cheap for a
-  // client, so it is capped.
-  const outstanding = new Map<string, number[]>()
-  const live = (principal: string): number[] => {
+export function createTickets (store: SessionStore, ttlSeconds: number, maxPerSession = 8) {
+  // Unused tickets this instance issued, per session, oldest first. A session holds at most
+  // `maxPerSession`: one more retires the oldest. Nothing is refused, so no client's tickets can
+  // crowd out another's, and their memory is bounded by the session budget.
+  const outstanding = new Map<string, Array<{ key: string, expires: number }>>()
+  const live = (sessionId: string) => {
     const now = Date.now()
-    const list = (outstanding.get(principal) ?? []).filter((expires) => expires > now)
-    if (list.length > 0) outstanding.set(principal, list)
-    else outstanding.delete(principal)
+    const list = (outstanding.get(sessionId) ?? []).filter((t) => t.expires > now)
+    if (list.length > 0) outstanding.set(sessionId, list)
+    else outstanding.delete(sessionId)
     return list
   }
+  // Expired entries of sessions nobody asks about again go too.
+  const sweep = setInterval(() => { for (const id of [...outstanding.keys()]) live(id) }, ttlSeconds * 1000)
+  sweep.unref()
   const keyOf = (ticket: string) => `ticket:${createHash('sha256').update(ticket).digest('base64url')}`
 
   return {
     async issue (sessionId: string, principal: Principal): Promise<{ ticket: string, expiresIn: number }> {
-      const mine = live(principal.id)
-      if (mine.length >= maxPerPrincipal) {
-        throw new AppError(429, 'too_many_tickets', `at most ${maxPerPrincipal} unused tickets per principal; use or let some expire`)
-      }
+      const mine = live(sessionId)
       // 256 random bits: unguessable; only its hash is stored, and nothing a client sent names it.
       const ticket = randomBytes(32).toString('base64url')
       const expires = Date.now() + ttlSeconds * 1000
-      await store.setValue(sessionId, keyOf(ticket), JSON.stringify({ principal, expires }))
-      outstanding.set(principal.id, [...mine, expires])
+      const key = keyOf(ticket)
+      await store.setValue(sessionId, key, JSON.stringify({ principal, expires }))
+      mine.push({ key, expires })
+      outstanding.set(sessionId, mine)
+      while (mine.length > maxPerSession) await store.takeValue(sessionId, mine.shift()!.key).catch(() => null)
       return { ticket, expiresIn: ttlSeconds }
     },
     /** The principal the ticket was issued to; the ticket is consumed whatever the outcome. */
@@ -49,12 +53,13 @@ export function createTickets (store: SessionStore, ttlSeconds: number, maxPerPr
       })
       if (!found) throw refused()
       const { principal, expires } = JSON.parse(found) as { principal: Principal, expires: number }
-      const mine = outstanding.get(principal.id)
-      if (mine) mine.splice(mine.indexOf(expires) >>> 0, 1)
+      const mine = outstanding.get(sessionId)
+      const at = mine?.findIndex((t) => t.key === keyOf(ticket)) ?? -1
+      if (at >= 0) mine!.splice(at, 1)
       if (expires <= Date.now()) throw new AppError(401, 'invalid_ticket', 'ticket has expired; request a new one')
       return principal
     },
-    close: () => { outstanding.clear() }
+    close: () => { clearInterval(sweep); outstanding.clear() }
   }
 }
 
@@ -66,8 +71,8 @@ declare module 'fastify' {
   }
 }
 
-export default fp(async function ticketsPlugin (fastify: FastifyInstance, opts: { ttlSeconds: number, maxPerPrincipal: number }) {
-  const tickets = createTickets(fastify.sessions, opts.ttlSeconds, opts.maxPerPrincipal)
+export default fp(async function ticketsPlugin (fastify: FastifyInstance, opts: { ttlSeconds: number, maxPerSession: number }) {
+  const tickets = createTickets(fastify.sessions, opts.ttlSeconds, opts.maxPerSession)
   fastify.decorate('tickets', tickets)
   fastify.addHook('onClose', async () => { tickets.close() })
 }, { name: 'datapulse-tickets', fastify: '5.x', dependencies: ['datapulse-sessions'] })

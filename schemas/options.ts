@@ -21,7 +21,8 @@ export const AuthOptionsSchema = Type.Object({
   jwksTimeoutMs: Ms(5_000),
   maxHeaderBytes: Ms(8192),
   ticketTtlSeconds: Type.Integer({ minimum: 1, maximum: 60, default: 60 }),
-  maxTicketsPerPrincipal: Type.Integer({ minimum: 1, default: 32 })
+  // Unused tickets of one session; issuing one more retires its oldest (nothing is refused).
+  maxTicketsPerSession: Type.Integer({ minimum: 1, default: 8 })
 }, { additionalProperties: false })
 
 export const SessionOptionsSchema = Type.Object({
@@ -29,10 +30,12 @@ export const SessionOptionsSchema = Type.Object({
   maxEvents: Type.Integer({ minimum: 1, default: 1000 }),
   maxBytes: Type.Integer({ minimum: 1024, default: 4 * 1024 * 1024 }),
   maxSessions: Type.Integer({ minimum: 1, default: 10_000 }),
-  // One principal may not take every slot, nor every byte: its sessions are capped (429), and
-  // when its retained frames pass its budget, or all sessions pass the server's, the oldest
-  // frames of the session being written are dropped (readers get the frames_dropped notice).
-  maxSessionsPerPrincipal: Type.Integer({ minimum: 1, default: 100 }),
+  // Session counts bound memory, not clients: at a cap the least recently used idle session
+  // makes room (lib/memory-store.ts evictOne). A principal's own cap (0: none beyond maxSessions)
+  // keeps one tenant from evicting the others' sessions; with one shared token it would be the
+  // whole server's. When a principal's retained frames pass its byte budget, or all sessions pass
+  // the server's, the oldest frames of the session being written are dropped (frames_dropped).
+  maxSessionsPerPrincipal: Type.Integer({ minimum: 0, default: 0 }),
   maxBytesPerPrincipal: Type.Integer({ minimum: 1024, default: 64 * 1024 * 1024 }),
   // 0: a quarter of the V8 heap limit.
   maxTotalBytes: Type.Integer({ minimum: 0, default: 0 }),
@@ -100,7 +103,10 @@ export const McpOptionsSchema = Type.Object({
   listTtlMs: Ms(60_000, 0),
   stateTtlMs: Ms(600_000),
   stateSecret: Type.Optional(Type.String({ minLength: 32 })),
-  maxListenersPerPrincipal: Type.Integer({ minimum: 1, default: 16 }),
+  // Open subscriptions/listen streams; a full budget ends the oldest one, never refuses a new one.
+  maxListeners: Type.Integer({ minimum: 1, default: 10_000 }),
+  // 0: no budget of a principal's own (with one shared token it would be the server's).
+  maxListenersPerPrincipal: Type.Integer({ minimum: 0, default: 0 }),
   instructions: Type.Optional(Type.String({ maxLength: 8192 }))
 }, { additionalProperties: false })
 

@@ -1,5 +1,4 @@
 import type { FastifyReply } from 'fastify'
-import { AppError } from '../errors.js'
 import type { SessionStore } from '../session-store.js'
 import { startSse } from '../sse.js'
 import { isObject, rpcError, RpcError } from './rpc.js'
@@ -30,7 +29,7 @@ const MAX_URIS = 100
  * change notifications their client opted in to. Changes arrive through the store's broadcast,
  * so a change published on any instance reaches listeners held by every instance.
  */
-export function createListeners (store: SessionStore, opts: { maxPerPrincipal: number, pingIntervalMs: number, capabilities: () => Record<string, unknown> }) {
+export function createListeners (store: SessionStore, opts: { max: number, maxPerPrincipal: number, pingIntervalMs: number, capabilities: () => Record<string, unknown> }) {
   const live = new Set<Listener>()
   const perOwner = new Map<string, number>()
 
@@ -76,10 +75,14 @@ export function createListeners (store: SessionStore, opts: { maxPerPrincipal: n
         const e = err as RpcError
         return reply.code(200).send(rpcError(o.id, e.code, e.message))
       }
-      const owned = perOwner.get(o.principal) ?? 0
-      if (owned >= opts.maxPerPrincipal) {
-        throw new AppError(429, 'too_many_listeners', `at most ${opts.maxPerPrincipal} subscriptions/listen streams per principal`)
+      // A full budget ends the oldest listener (its client sees a clean end and may listen again)
+      // rather than refusing the newcomer: with one shared token, a refusal would lock out every
+      // client behind whoever holds the listeners. Sockets are bounded per address beforehand.
+      if (opts.maxPerPrincipal > 0 && (perOwner.get(o.principal) ?? 0) >= opts.maxPerPrincipal) {
+        for (const l of live) if (l.owner === o.principal) { l.end(true); break }
       }
+      if (live.size >= opts.max) live.values().next().value?.end(true)
+      const owned = perOwner.get(o.principal) ?? 0
       const raw = startSse(reply)
       let open = true
       const listener: Listener = {

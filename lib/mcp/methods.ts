@@ -4,7 +4,7 @@ import { ToolError } from '../tool.js'
 import { createCallContext, type CallScope } from './context.js'
 import { paginate } from './paginate.js'
 import { clip, isObject, RequestCancelled, RpcError } from './rpc.js'
-import { ClientCancelled } from '../../plugins/calls.js'
+import { ClientCancelled, requestKey } from '../../plugins/calls.js'
 import type { Lifeline } from '../lifeline.js'
 import { LOG_LEVELS, type CallToolResult, type ContentBlock } from './types.js'
 import { ResourceNotFound } from '../../plugins/resources.js'
@@ -59,7 +59,7 @@ async function callTool (mc: MethodContext, params: Record<string, unknown>): Pr
   let running: Promise<unknown>
   let call: Lifeline | undefined
   try {
-    running = app.calls.start(mc.sessionId || `principal:${mc.principal.id}`, String(mc.requestId), (line) => {
+    running = app.calls.start(mc.sessionId || requestKey(), String(mc.requestId), (line) => {
       call = line
       return app.tools.call(name, args ?? {}, createCallContext(mc, line), line)
     }, mc.lifeline)
