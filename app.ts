@@ -59,10 +59,8 @@ export interface DataPulseOptions extends PartialConfig {
 export const options: FastifyServerOptions & { accessLog: boolean } = {
   trustProxy: false,
   logger: loggerOptions,
-  // SSE streams are long-lived; only the request (headers + body) has a deadline.
-  requestTimeout: 30_000,
-  // Idle and trickling sockets are bounded: headers must arrive within 10 s, and an idle
-  // keep-alive socket is closed after 10 s (Node checks every 2 s).
+  // SSE streams are long-lived; only the request (headers + body) has a deadline (REQUEST_TIMEOUT_MS,
+  // set with the header deadline and how often Node checks them in lib/connections.ts).
   // One access-log line per request (written by the app, see `accessLog`) instead of Fastify's two.
   logController: new LogController({ disableRequestLogging: true }),
   // fastify-cli hands these options to the root plugin too: this turns the app's own line on.
@@ -116,6 +114,8 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
   }
 
   fastify.setErrorHandler((err: FastifyError | AppError, request, reply) => {
+    // Refused before its body was read (401, 413, 429…): the rest of the body is not waited for.
+    if (!request.raw.complete) reply.header('connection', 'close')
     if (err instanceof AppError) {
       if (err.statusCode === 403) request.log.warn({ code: err.code, principal: request.principal?.id }, err.message)
       return reply.code(err.statusCode).headers(err.headers).send(errorBody(err.statusCode, err.code, err.message))
@@ -134,7 +134,12 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
     reply.code(404).send(errorBody(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`))
   })
 
-  limitConnections(fastify, config.http.maxConnections, config.http.maxConnectionsPerIp)
+  limitConnections(fastify, {
+    max: config.http.maxConnections,
+    perIp: config.http.maxConnectionsPerIp,
+    exempt: config.http.connectionLimitExempt,
+    requestTimeoutMs: config.http.requestTimeoutMs
+  })
 
   // With Fastify's own request logging off (as `npm start` runs it), one line per request:
   // method, redacted URL, status and time. A host that keeps Fastify's lines is not logged twice.

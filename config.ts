@@ -3,6 +3,7 @@ import { AppOptionsSchema, type AppConfig } from './schemas/options.js'
 import { createPublicKey } from 'node:crypto'
 import { ConfigError } from './lib/errors.js'
 import { parseOrigin, parsePublicUrl } from './lib/origin.js'
+import { isCidr } from './lib/connections.js'
 
 type Section = keyof AppConfig
 type Parse = 'string' | 'secret' | 'int' | 'bool' | 'list' | 'url'
@@ -52,6 +53,8 @@ const ENV: Record<string, [Section, string, Parse]> = {
   PUBLIC_URL: ['http', 'publicUrl', 'url'],
   MAX_CONNECTIONS: ['http', 'maxConnections', 'int'],
   MAX_CONNECTIONS_PER_IP: ['http', 'maxConnectionsPerIp', 'int'],
+  CONNECTION_LIMIT_EXEMPT: ['http', 'connectionLimitExempt', 'list'],
+  REQUEST_TIMEOUT_MS: ['http', 'requestTimeoutMs', 'int'],
   CORS_ORIGINS: ['http', 'corsOrigins', 'list'],
   DEMO_PAGE: ['http', 'demoPage', 'bool'],
   METRICS: ['http', 'metrics', 'bool'],
@@ -155,6 +158,9 @@ function checkValues (config: AppConfig): void {
   }
   for (const origin of config.http.allowedOrigins) parseOrigin(origin, 'ALLOWED_ORIGINS')
   for (const origin of config.http.corsOrigins) parseOrigin(origin, 'CORS_ORIGINS')
+  for (const range of config.http.connectionLimitExempt) {
+    if (!isCidr(range)) throw new ConfigError(`invalid setting CONNECTION_LIMIT_EXEMPT (http.connectionLimitExempt): "${range}" must be an address or a CIDR range`)
+  }
   if (config.http.publicUrl) parsePublicUrl(config.http.publicUrl)
   if (config.auth.jwtKey !== undefined) {
     let rsa = false

@@ -79,10 +79,14 @@ export const HttpOptionsSchema = Type.Object({
   publicUrl: Type.Optional(Type.String({ minLength: 1 })),
   // More Host values to accept besides loopback names and PUBLIC_URL's host ("*": any).
   allowedHosts: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
-  // Open sockets the server accepts (file descriptors are finite), and per client address
-  // (0: no per-address cap; behind a load balancer every client shares its address).
+  // Open sockets the server accepts (file descriptors are finite), and per client address (0:
+  // none), so one address cannot hold them all. Addresses in connectionLimitExempt are not
+  // counted: a proxy on the same host carries everyone's connections (add a remote proxy's).
   maxConnections: Type.Integer({ minimum: 1, default: 16_384 }),
-  maxConnectionsPerIp: Type.Integer({ minimum: 0, default: 0 }),
+  maxConnectionsPerIp: Type.Integer({ minimum: 0, default: 512 }),
+  connectionLimitExempt: Type.Array(Type.String({ minLength: 1 }), { default: ['127.0.0.0/8', '::1/128'] }),
+  // Whole-request deadline (headers and body); streams are unaffected once their request is in.
+  requestTimeoutMs: Type.Integer({ minimum: 1000, default: 15_000 }),
   // Origins allowed on MCP endpoints besides localhost (DNS-rebinding protection).
   allowedOrigins: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
   // CORS is off unless origins are listed.
