@@ -47,6 +47,7 @@ const ENV: Record<string, [Section, string, Parse]> = {
   FETCH_URL_MAX_BYTES: ['fetchUrl', 'maxBytes', 'int'],
   FETCH_URL_SNIPPET_CHARS: ['fetchUrl', 'snippetChars', 'int'],
   FETCH_URL_MAX_REDIRECTS: ['fetchUrl', 'maxRedirects', 'int'],
+  FETCH_URL_MAX_CONCURRENT: ['fetchUrl', 'maxConcurrent', 'int'],
   FETCH_URL_ALLOWED_HOSTS: ['fetchUrl', 'allowedHosts', 'list'],
   ALLOWED_ORIGINS: ['http', 'allowedOrigins', 'list'],
   ALLOWED_HOSTS: ['http', 'allowedHosts', 'list'],

@@ -70,6 +70,8 @@ export const FetchUrlOptionsSchema = Type.Object({
   maxBytes: Type.Integer({ minimum: 1, default: 1024 * 1024 }),
   snippetChars: Type.Integer({ minimum: 1, default: 2000 }),
   maxRedirects: Type.Integer({ minimum: 0, maximum: 20, default: 3 }),
+  // Fetches in flight server-wide; more wait for a turn within their own deadline.
+  maxConcurrent: Type.Integer({ minimum: 1, default: 64 }),
   allowedHosts: Type.Array(Type.String({ minLength: 1 }), { default: [] })
 }, { additionalProperties: false })
 

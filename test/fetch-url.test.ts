@@ -164,3 +164,39 @@ t.test('end to end: blocked and allowed through the envelope', async (t) => {
   t.equal(ok.type, 'tool_result')
   t.same({ status: ok.data.status, content: ok.data.content }, { status: 200, content: 'hello' })
 })
+
+t.test('many calls at once hold a snippet each, not a body each, and wait their turn for a socket', async (t) => {
+  // Bodies just under the 1 MiB cap that stall before their end: a call that kept what it read
+  // would hold ~1 MiB until then.
+  let release!: () => void
+  const released = new Promise<void>((resolve) => { release = resolve })
+  let peak = 0
+  let open = 0
+  const up = await server((_req, res) => {
+    peak = Math.max(peak, ++open)
+    res.writeHead(200, { 'content-type': 'text/plain' })
+    res.write(Buffer.alloc(1024 * 1024 - 1, 'a'))
+    released.then(() => { res.end('z'); open-- })
+  })
+  const srv = await startApp({ fetchUrl: { allowedHosts: [up.host], timeoutMs: 20_000 }, limits: { toolTimeoutMs: 30_000 } })
+  t.teardown(srv.close)
+  globalThis.gc?.()
+  const before = process.memoryUsage().arrayBuffers
+  const N = 160
+  await Promise.all(Array.from({ length: N }, (_, i) =>
+    post(srv.url, `/message?session_id=f${i}`, { type: 'call_tool', request_id: 'r', data: { name: 'fetch_url', url: `${up.url}/${i}` } })))
+  const deadline = Date.now() + 15_000
+  while (open < 64 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  globalThis.gc?.()
+  const held = (process.memoryUsage().arrayBuffers - before) / 1048576
+  t.ok(held < 48, `${N} calls in flight hold ${held.toFixed(1)} MiB of buffers (a body each would be ~${Math.min(N, 64)} MiB or more)`)
+  t.equal(peak, 64, 'at most FETCH_URL_MAX_CONCURRENT (64) fetches at once; the rest wait')
+  release()
+  const results = await Promise.all(Array.from({ length: N }, async (_, i) => {
+    const sse = await SseClient.open(`${srv.url}/events?session_id=f${i}`)
+    try { return (await sse.frameFor('r', 20_000)).data } finally { sse.close() }
+  }))
+  t.equal(results.filter((r) => r?.status === 200 && r.bytes === 1024 * 1024 && r.truncated === true && r.content.length === 2000).length, N,
+    'every call ends with its status, byte count and snippet')
+})

@@ -37,22 +37,54 @@ function parseTarget (raw: string, base?: URL): URL {
   return url
 }
 
-async function readCapped (body: AsyncIterable<Buffer> & { destroy: () => void }, maxBytes: number) {
-  const chunks: Buffer[] = []
+/**
+ * Reads up to `maxBytes` of a body but keeps only the first `keepBytes`: the tool returns a
+ * snippet, so a call holds a few KiB whatever the body's size, and many calls at once cannot
+ * add up to the heap (the rest is counted and dropped as it arrives).
+ */
+async function readCapped (body: AsyncIterable<Buffer> & { destroy: () => void }, maxBytes: number, keepBytes: number) {
+  const kept: Buffer[] = []
+  let keptBytes = 0
   let bytes = 0
   for await (const chunk of body) {
-    const room = maxBytes - bytes
-    if (chunk.length > room) {
-      chunks.push(chunk.subarray(0, room))
-      bytes += room
+    const room = Math.min(chunk.length, maxBytes - bytes)
+    if (keptBytes < keepBytes) {
+      const take = chunk.subarray(0, Math.min(room, keepBytes - keptBytes))
+      kept.push(Buffer.from(take))
+      keptBytes += take.length
+    }
+    bytes += room
+    if (room < chunk.length) {
       // Abort the connection instead of draining an endless body.
       body.destroy()
-      return { buffer: Buffer.concat(chunks), bytes, capped: true }
+      return { buffer: Buffer.concat(kept), bytes, capped: true }
     }
-    chunks.push(chunk)
-    bytes += chunk.length
   }
-  return { buffer: Buffer.concat(chunks), bytes, capped: false }
+  return { buffer: Buffer.concat(kept), bytes, capped: false }
+}
+
+/** At most `max` fetches at once; the rest wait their turn (never refused) until their signal ends. */
+function createGate (max: number) {
+  let running = 0
+  const waiting: Array<() => void> = []
+  return async function enter (signal: AbortSignal): Promise<() => void> {
+    if (running >= max) {
+      await new Promise<void>((resolve, reject) => {
+        const go = () => { signal.removeEventListener('abort', quit); resolve() }
+        const quit = () => { waiting.splice(waiting.indexOf(go) >>> 0, 1); reject(signal.reason) }
+        waiting.push(go)
+        signal.addEventListener('abort', quit, { once: true })
+      })
+    } else running++
+    let left = false
+    return () => {
+      if (left) return
+      left = true
+      const next = waiting.shift()
+      if (next) next()
+      else running--
+    }
+  }
 }
 
 /**
@@ -62,6 +94,10 @@ async function readCapped (body: AsyncIterable<Buffer> & { destroy: () => void }
 export function createFetchUrlTool (opts: FetchUrlOptions) {
   let agent: Agent | undefined
   const dispatcher = () => (agent ??= createGuardedAgent({ allowedHosts: opts.allowedHosts, timeoutMs: opts.timeoutMs }))
+  // Outgoing sockets are a server-wide budget: sessions are many, and each may run several calls.
+  const enter = createGate(opts.maxConcurrent)
+  // Enough bytes for snippetChars characters of UTF-8, however wide.
+  const keepBytes = opts.snippetChars * 4 + 4
 
   return defineTool({
     name: 'fetch_url',
@@ -76,7 +112,9 @@ export function createFetchUrlTool (opts: FetchUrlOptions) {
       let target = parseTarget(url)
       const deadline = AbortSignal.timeout(opts.timeoutMs)
       const signal = AbortSignal.any([ctx.signal, deadline])
+      let leave: (() => void) | undefined
       try {
+        leave = await enter(signal)
         for (let hop = 0; ; hop++) {
           // No caller headers are forwarded: no Authorization, no cookies.
           const res = await dispatcher().request({
@@ -94,7 +132,7 @@ export function createFetchUrlTool (opts: FetchUrlOptions) {
             target = parseTarget(location, target)
             continue
           }
-          const { buffer, bytes, capped } = await readCapped(res.body, opts.maxBytes)
+          const { buffer, bytes, capped } = await readCapped(res.body, opts.maxBytes, keepBytes)
           const text = buffer.toString('utf8')
           const type = res.headers['content-type']
           return {
@@ -102,7 +140,7 @@ export function createFetchUrlTool (opts: FetchUrlOptions) {
             url: target.href,
             content_type: (Array.isArray(type) ? type[0] : type) ?? null,
             content: text.slice(0, opts.snippetChars),
-            truncated: capped || text.length > opts.snippetChars,
+            truncated: capped || bytes > buffer.length || text.length > opts.snippetChars,
             bytes
           }
         }
@@ -115,6 +153,8 @@ export function createFetchUrlTool (opts: FetchUrlOptions) {
         // The destination is the caller's own, so naming what went wrong there tells it nothing new.
         const code = (cause as { code?: unknown } | undefined)?.code ?? (err as { code?: unknown }).code
         throw new ToolError(`could not fetch ${target.href}: ${typeof code === 'string' ? code : 'request failed'}`, { cause: err })
+      } finally {
+        leave?.()
       }
     }
   })
