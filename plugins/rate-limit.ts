@@ -23,8 +23,10 @@ export async function registerRateLimit (fastify: FastifyInstance, limits: Limit
       sessions.hit(this.prefix + key, timeWindow).then(({ count, ttlMs }) => cb(null, { current: count, ttl: ttlMs }), (err: Error) => cb(err, null))
     }
 
-    child (route: { routeInfo: { method: string, url: string } }) {
-      return new SharedStore(`${this.prefix}${route.routeInfo.method}${route.routeInfo.url}:`)
+    // One budget per principal across every limited route, as documented: a per-route counter
+    // would multiply the budget by the number of routes.
+    child () {
+      return this
     }
   }
   await fastify.register(rateLimit, {

@@ -158,7 +158,7 @@ const mcpRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
     return reply.type('application/json').send(batch ? responses : responses[0])
   })
 
-  fastify.get('/mcp', { onRequest }, async (request, reply) => {
+  fastify.get('/mcp', { onRequest, config: RATE_LIMITED }, async (request, reply) => {
     const principal = request.principal!
     if (!/text\/event-stream/.test(headerOf(request, 'accept') ?? '')) {
       return reply.code(406).send(rpcError(null, ErrorCodes.invalidRequest, 'GET /mcp needs Accept: text/event-stream'))
@@ -192,7 +192,7 @@ const mcpRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
     return reply
   })
 
-  fastify.delete('/mcp', { onRequest }, async (request, reply) => {
+  fastify.delete('/mcp', { onRequest, config: RATE_LIMITED }, async (request, reply) => {
     const principal = request.principal!
     const sessionId = await sessionOf(request, reply, principal)
     if (sessionId === null) return reply

@@ -6,17 +6,24 @@ import { testTools } from './tools-fixture.js'
 const call = (id: string, name = 'get_time', args: Record<string, unknown> = {}) =>
   ({ type: 'call_tool', request_id: id, data: { name, arguments: args } })
 
-t.test('MAX_SESSIONS: a new session beyond the limit gets 503; existing ones keep working', async (t) => {
+t.test('MAX_SESSIONS: an idle session makes room; 503 only when every session is in use', async (t) => {
   const srv = await startApp({ sessions: { maxSessions: 2 } })
   t.teardown(srv.close)
-  t.equal((await post(srv.url, '/message?session_id=s1', call('a'))).status, 202)
-  t.equal((await post(srv.url, '/message?session_id=s2', call('b'))).status, 202)
+  const s1 = await SseClient.open(`${srv.url}/events?session_id=s1`)
+  const s2 = await SseClient.open(`${srv.url}/events?session_id=s2`)
+  t.teardown(() => { s1.close(); s2.close() })
   const full = await post(srv.url, '/message?session_id=s3', call('c'))
-  t.equal(full.status, 503)
+  t.equal(full.status, 503, 'both sessions stream: a third is refused')
   t.equal(full.json().code, 'too_many_sessions')
-  t.match(full.json().message, /maximum of 2 sessions/)
+  t.match(full.json().message, /all 2 sessions are in use/)
   t.equal((await request('GET', `${srv.url}/events?session_id=s3`, { headers: AUTH })).status, 503)
   t.equal((await post(srv.url, '/message?session_id=s1', call('d'))).status, 202, 'known sessions still accepted')
+  await s1.frameFor('d')
+  s1.close()
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal((await post(srv.url, '/message?session_id=s3', call('e'))).status, 202, 's1 is idle now: it makes room')
+  t.equal((await post(srv.url, '/message?session_id=s2', call('f'))).status, 202, 'the streaming session was kept')
+  await s2.frameFor('f')
 })
 
 t.test('streams per principal: 429 beyond the limit, and the slot is freed on close', async (t) => {
@@ -86,7 +93,30 @@ t.test('rate limit per principal on POST routes', async (t) => {
   t.equal(limited.json().code, 'rate_limited')
   t.ok(limited.headers['retry-after'], 'Retry-After tells when')
   t.equal((await post(srv.url, '/message?session_id=rb', call('b0'), bob)).status, 202, 'another principal has its own budget')
-  t.equal((await request('GET', `${srv.url}/health`)).status, 200, 'GET routes are not limited')
+  t.equal((await request('GET', `${srv.url}/health`)).status, 200, 'health and metadata are not limited')
+})
+
+t.test('one budget per principal across every route, GET and DELETE /mcp included', async (t) => {
+  const pair = makeKeyPair()
+  const srv = await startApp({ auth: { jwtKey: pair.publicPem }, limits: { rateLimitMax: 4, rateLimitWindowMs: 60_000 } })
+  t.teardown(srv.close)
+  const carol = { authorization: `Bearer ${signToken(pair, { sub: 'carol' })}` }
+  const init = await request('POST', `${srv.url}/mcp`, {
+    headers: { ...carol, accept: 'application/json, text/event-stream' },
+    body: { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'c', version: '1' } } }
+  })
+  t.equal(init.status, 200, '1: initialize')
+  const session = { ...carol, 'mcp-session-id': String(init.headers['mcp-session-id']), 'mcp-protocol-version': '2025-11-25' }
+  t.equal((await post(srv.url, '/message?session_id=rc', call('c1'), carol)).status, 202, '2: an envelope POST')
+  const replay = await SseClient.open(`${srv.url}/mcp`, { ...session, 'last-event-id': '0' })
+  t.equal(replay.status, 200, '3: GET /mcp')
+  replay.close()
+  t.equal((await request('POST', `${srv.url}/events/ticket?session_id=rc`, { headers: carol })).status, 200, '4: a ticket')
+  const get = await SseClient.open(`${srv.url}/mcp`, { ...session, 'last-event-id': '0' })
+  get.close()
+  t.equal(get.status, 429, 'a GET /mcp replay past the budget is limited')
+  const del = await request('DELETE', `${srv.url}/mcp`, { headers: session })
+  t.equal(del.status, 429, 'and so is DELETE /mcp: the count is the principal\'s, not the route\'s')
 })
 
 t.test('rate limiting is off by default', async (t) => {
