@@ -37,6 +37,7 @@ const ENV: Record<string, [Section, string, Parse]> = {
   SSE_WRITE_TIMEOUT_MS: ['sse', 'writeTimeoutMs', 'int'],
   SSE_RECONNECT_GRACE_MS: ['sse', 'reconnectGraceMs', 'int'],
   MAX_STREAMS_PER_PRINCIPAL: ['sse', 'maxStreamsPerPrincipal', 'int'],
+  SSE_RESULT_RETRY_MS: ['sse', 'resultRetryMs', 'int'],
   BODY_LIMIT_BYTES: ['limits', 'bodyLimitBytes', 'int'],
   MAX_CONCURRENT_CALLS_PER_SESSION: ['limits', 'maxConcurrentCallsPerSession', 'int'],
   TOOL_TIMEOUT_MS: ['limits', 'toolTimeoutMs', 'int'],

@@ -68,9 +68,5 @@ export async function answerEnvelope (
       frame = errorFrame(message.request_id, code, text)
     }
   }
-  try {
-    await app.sessions.publish(req.sessionId, { data: frame })
-  } catch (err) {
-    req.log.error({ err, sessionId: req.sessionId, requestId: message.request_id }, 'could not publish a result')
-  }
+  await app.streams.deliver(req.sessionId, { data: frame }, req.log)
 }

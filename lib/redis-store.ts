@@ -298,7 +298,19 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
       clearInterval(keepAlive)
       watchers.clear()
       listeners.clear()
-      await Promise.allSettled([subscriber.close(), client.close()])
+      // A command sent while Redis was away (an unsubscribe when a stream ended during an outage)
+      // can keep close() waiting for an answer that never comes: give up on it after a moment.
+      let timer: NodeJS.Timeout | undefined
+      const closed = await Promise.race([
+        Promise.allSettled([subscriber.close(), client.close()]).then(() => true),
+        new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), 2000) })
+      ])
+      clearTimeout(timer)
+      if (!closed) {
+        for (const c of new Set([subscriber, client])) {
+          try { c.destroy() } catch { /* already gone */ }
+        }
+      }
     }
   }
 }

@@ -95,13 +95,14 @@ const sseRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
           app: fastify, era: '2025', requestId: id, principal, sessionId, log, channel, ...scope,
           progressToken: progressTokenOf(params)
         }, method, params)
-      // Answers arrive on the stream, whenever they are ready.
-      run.then((result) => publish(rpcResult(id, result)), (err: unknown) => {
+      // Answers arrive on the stream, whenever they are ready; a store outage is waited out.
+      const respond = (message: unknown) => fastify.streams.deliver(sessionId, { event: 'message', data: JSON.stringify(message) }, log)
+      run.then((result) => respond(rpcResult(id, result)), (err: unknown) => {
         if (err instanceof RequestCancelled) return
-        if (err instanceof RpcError) return publish(rpcError(id, err.code, err.message, err.data))
+        if (err instanceof RpcError) return respond(rpcError(id, err.code, err.message, err.data))
         log.error({ err, method }, 'MCP request failed')
-        return publish(rpcError(id, ErrorCodes.internalError, 'internal error'))
-      }).catch((err: unknown) => log.error({ err }, 'could not publish a JSON-RPC response'))
+        return respond(rpcError(id, ErrorCodes.internalError, 'internal error'))
+      }).catch((err: unknown) => log.error({ err }, 'could not deliver a JSON-RPC response'))
     }
     if (refused.length > 0) return reply.code(400).send(parsed.batch ? refused : refused[0])
     return reply.code(202).send()

@@ -60,7 +60,8 @@ export function createExchange (app: FastifyInstance, reply: FastifyReply, o: Ex
     tag = randomBytes(6).toString('hex')
     opening = (async () => {
       // The priming event (an id, empty data) makes the stream resumable before its first message.
-      const primed = await publish('', 'prime')
+      const primed = await app.streams.deliver(o.sessionId, { stream: tag, event: 'prime', data: '' })
+      if (primed === null) throw new Error('the session store could not open the response stream')
       const prefix = `${tag}${STREAM_ID_SEPARATOR}`
       app.streams.serve(reply, {
         sessionId: o.sessionId,
@@ -76,6 +77,7 @@ export function createExchange (app: FastifyInstance, reply: FastifyReply, o: Ex
         onAbandoned: () => lifeline.abort(new Error('client disconnected'))
       })
     })()
+    opening.catch(fail)
     return opening
   }
 
@@ -102,7 +104,7 @@ export function createExchange (app: FastifyInstance, reply: FastifyReply, o: Ex
     /** Resolves true once the answer became a stream (the reply is hijacked), false for JSON. */
     start (): Promise<boolean> {
       if (o.canStream) {
-        timer = setTimeout(() => { openStream().catch((err) => fail(err)) }, o.jsonWindowMs)
+        timer = setTimeout(() => { openStream().catch(() => {}) }, o.jsonWindowMs)
         timer.unref()
       }
       return decided
@@ -117,8 +119,12 @@ export function createExchange (app: FastifyInstance, reply: FastifyReply, o: Ex
       }
       const done = queue.then(async () => {
         await opening
-        for (const r of responses) await publish(JSON.stringify(r))
-        await publish('', END_EVENT)
+        // Responses wait out a store outage; one that cannot be stored ends the stream instead
+        // (see Streams.deliver), so the client is never left on a stream that only pings.
+        for (const r of responses) {
+          if (await app.streams.deliver(o.sessionId, { stream: tag, event: 'message', data: JSON.stringify(r) }) === null) return
+        }
+        await app.streams.deliver(o.sessionId, { stream: tag, event: END_EVENT, data: '' })
       })
       queue = done.catch(() => {})
       await done
@@ -131,7 +137,12 @@ export function createExchange (app: FastifyInstance, reply: FastifyReply, o: Ex
   }
 
   function fail (err: unknown) {
+    if (lifeline.aborted) return
     app.log.error({ err, sessionId: o.sessionId }, 'could not open an MCP response stream')
     lifeline.abort(new Error('stream failed'))
+    // The answer was to be a stream that never opened: the client gets an error it can retry on.
+    if (!reply.sent && !reply.raw.headersSent) {
+      reply.code(503).header('retry-after', '1').send({ statusCode: 503, error: 'Service Unavailable', code: 'store_unavailable', message: 'session store unavailable, retry shortly' })
+    }
   }
 }
