@@ -25,7 +25,10 @@ const cases: Array<[Record<string, string>, RegExp]> = [
   [{ SESSION_TTL_SECONDS: '-1' }, /^ConfigError: invalid setting SESSION_TTL_SECONDS: "-1" must be a positive whole number of 1 or more/m],
   [{ SESSION_TTL_SECONDS: '0' }, /^ConfigError: invalid setting SESSION_TTL_SECONDS \(sessions\.ttlSeconds\): 0 must be a positive whole number of 1 or more/m],
   [{ PUBLIC_URL: 'ftp://x' }, /^ConfigError: invalid setting PUBLIC_URL \(http\.publicUrl\): "ftp:\/\/x" must be a URL/m],
-  [{ JWT_ISSUER: 'issuer' }, /^ConfigError: invalid setting JWT_ISSUER/m]
+  [{ JWT_ISSUER: 'issuer' }, /^ConfigError: invalid setting JWT_ISSUER/m],
+  [{ LOG_LEVEL: 'verbose' }, /^ConfigError: invalid setting LOG_LEVEL: "verbose" must be one of fatal, error, warn, info, debug, trace, silent$/m],
+  [{ NODE_ENV: 'production' }, /^ConfigError: LOCAL_BEARER_TOKEN is the well-known default "secret_token" and NODE_ENV=production/m],
+  [{ HOST: '0.0.0.0' }, /^ConfigError: refusing to listen on HOST=0\.0\.0\.0 with the default LOCAL_BEARER_TOKEN/m]
 ]
 
 t.test('a bad setting stops `npm start` with one line naming the variable', async (t) => {
@@ -40,6 +43,8 @@ t.test('a bad setting stops `npm start` with one line naming the variable', asyn
   })
   const fine = await run(['dist/lib/check-config.js'], { LOCAL_BEARER_TOKEN: 'ok', PORT: '8123' })
   t.equal(fine.code, 0, 'good settings pass the check')
+  const exposed = await run(['dist/lib/check-config.js'], { LOCAL_BEARER_TOKEN: 'a-token-of-my-own', HOST: '0.0.0.0', NODE_ENV: 'production', LOG_LEVEL: 'warn' })
+  t.equal(exposed.code, 0, 'with a token of its own it may listen anywhere, in production')
 })
 
 t.test('run straight with `fastify start`, a bad setting still stops it, naming the variable', async (t) => {
