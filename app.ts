@@ -53,6 +53,12 @@ export interface DataPulseOptions extends PartialConfig {
    * an embedding app that keeps Fastify's request logging leaves it off.
    */
   accessLog?: boolean
+  /**
+   * Requests reach this app through a proxy or a platform even though it listens on loopback
+   * (the Azure adapter sets it): the default token and anonymous loopback access are refused at
+   * start, since "loopback" then means everyone.
+   */
+  behindProxy?: boolean
 }
 
 /** Server options for `fastify start -o`: tokens and tickets never reach the logs. */
@@ -95,7 +101,7 @@ declare module 'fastify' {
 }
 
 export default async function dataPulse (fastify: FastifyInstance, opts: DataPulseOptions) {
-  const { tools = [], resources = [], resourceTemplates = [], prompts = [], builtinTools = true, store, env = true, accessLog = false, ...sections } = opts
+  const { tools = [], resources = [], resourceTemplates = [], prompts = [], builtinTools = true, store, env = true, accessLog = false, behindProxy = false, ...sections } = opts
   const known: PartialConfig = {
     auth: sections.auth, sessions: sections.sessions, sse: sections.sse,
     limits: sections.limits, fetchUrl: sections.fetchUrl, http: sections.http, mcp: sections.mcp
@@ -175,7 +181,7 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
     fastify.getDefaultJsonParser('error', 'error'))
 
   const builtins: AnyTool[] = builtinTools ? [getTime, createFetchUrlTool(config.fetchUrl)] : []
-  await fastify.register(authPlugin, { auth: config.auth, publicUrl })
+  await fastify.register(authPlugin, { auth: config.auth, publicUrl, behindProxy })
   await fastify.register(sessionsPlugin, { sessions: config.sessions, store })
   await fastify.register(toolsPlugin, { tools: [...builtins, ...tools], timeoutMs: config.limits.toolTimeoutMs })
   // calls before streams: at close, in-flight calls finish and publish before streams end.

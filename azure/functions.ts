@@ -4,6 +4,7 @@ import azureFunctions, { type HttpRequest, type HttpResponseInit, type Invocatio
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Agent, request } from 'undici'
 import dataPulse, { options as serverOptions, type DataPulseOptions } from '../app.js'
+import { loggerOptions } from '../lib/log.js'
 
 export interface AzureAdapterOptions extends DataPulseOptions {
   /** Azure's route prefix (host.json extensions.http.routePrefix), stripped before routing. */
@@ -26,19 +27,31 @@ export function createAzureHandler (options: AzureAdapterOptions = {}) {
   let started: Promise<{ app: FastifyInstance, origin: string }> | undefined
 
   async function start () {
-    const app = Fastify({ ...serverOptions, logger: false })
-    await app.register(dataPulse, appOptions)
+    // Logs go to the worker's stdout, which the Functions host collects; the level as for `npm start`.
+    const app = Fastify({ ...serverOptions, logger: { ...loggerOptions, level: process.env.LOG_LEVEL || 'info' } })
+    // Everyone reaches this app from loopback through the adapter: no default token, no anonymous mode.
+    await app.register(dataPulse, { ...appOptions, behindProxy: true })
     const origin = await app.listen({ port: 0, host: '127.0.0.1' })
     return { app, origin }
   }
 
   async function handler (req: HttpRequest, context?: InvocationContext): Promise<HttpResponseInit> {
-    const { origin } = await (started ??= start())
+    let origin: string
+    try {
+      ({ origin } = await (started ??= start()))
+    } catch (err) {
+      // A configuration error is permanent: said in the Functions log, never to the caller.
+      context?.error?.(`DataPulseSSE did not start: ${(err as Error).message}`)
+      if (!context) console.error(`DataPulseSSE did not start: ${(err as Error).message}`)
+      return { status: 500, jsonBody: { statusCode: 500, error: 'Internal Server Error', code: 'adapter_error', message: 'the app is not configured correctly; see the Functions log' } }
+    }
     const url = new URL(req.url)
     let path = url.pathname
     if (routePrefix && (path === routePrefix || path.startsWith(`${routePrefix}/`))) path = path.slice(routePrefix.length) || '/'
     const headers: Record<string, string> = {}
     req.headers.forEach((value, name) => { if (!HOP_BY_HOP.has(name) && name !== 'host') headers[name] = value })
+    // The app sees the adapter's loopback address; this says the request came from elsewhere.
+    headers['x-forwarded-for'] ??= 'unknown'
     const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : Buffer.from(await req.arrayBuffer())
     try {
       const res = await request(`${origin}${path}${url.search}`, {
@@ -61,7 +74,7 @@ export function createAzureHandler (options: AzureAdapterOptions = {}) {
   return {
     handler,
     async close () {
-      const running = await started
+      const running = await started?.catch(() => undefined)
       await running?.app.close()
       await agent.close()
     }

@@ -22,7 +22,12 @@ export interface Principal {
 export interface AuthPluginOptions {
   auth: AuthOptions
   publicUrl?: string
+  /** See DataPulseOptions.behindProxy. */
+  behindProxy?: boolean
 }
+
+/** Headers a proxy adds: a request carrying one is not local, whatever its socket says. */
+const FORWARDED = ['x-forwarded-for', 'forwarded', 'x-real-ip', 'x-forwarded-host']
 
 const ANONYMOUS: Principal = { id: 'anonymous', kind: 'local', scopes: [] }
 
@@ -162,7 +167,8 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string) 
    * finishes synchronously, without a promise per request.
    */
   function authenticate (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
-    if (opts.anonymous && !request.headers.authorization && isLoopback(request.socket.remoteAddress)) {
+    if (opts.anonymous && !request.headers.authorization && isLoopback(request.socket.remoteAddress) &&
+      !FORWARDED.some((h) => request.headers[h] !== undefined)) {
       request.principal = ANONYMOUS
       return done()
     }
@@ -211,8 +217,14 @@ function loopback (address: string): boolean {
  * The default token is for trying the server on this machine. In production it refuses to start;
  * anywhere it is announced loudly; and a server that listens beyond loopback with it is closed.
  */
-function guardDefaultToken (fastify: FastifyInstance, opts: AuthOptions): void {
+function guardDefaultToken (fastify: FastifyInstance, opts: AuthOptions, behindProxy: boolean): void {
+  if (behindProxy && opts.anonymous) {
+    throw new ConfigError('AUTH_ANONYMOUS_LOOPBACK (auth.anonymous) cannot be used behind a proxy or on Azure: every request arrives from loopback there')
+  }
   if (!localTokenAllowed(opts) || opts.bearerToken !== DEFAULT_TOKEN) return
+  if (behindProxy) {
+    throw new ConfigError(`LOCAL_BEARER_TOKEN (auth.bearerToken) is the well-known default "${DEFAULT_TOKEN}", and this app is reached through a proxy or a platform: set your own token or configure JWT_KEY/JWT_ISSUER`)
+  }
   if (process.env.NODE_ENV === 'production') {
     throw new ConfigError(`LOCAL_BEARER_TOKEN is the well-known default "${DEFAULT_TOKEN}" and NODE_ENV=production: set your own token or configure JWT_KEY/JWT_ISSUER`)
   }
@@ -230,7 +242,7 @@ function guardDefaultToken (fastify: FastifyInstance, opts: AuthOptions): void {
 }
 
 export default fp(async function authPlugin (fastify: FastifyInstance, opts: AuthPluginOptions) {
-  guardDefaultToken(fastify, opts.auth)
+  guardDefaultToken(fastify, opts.auth, opts.behindProxy ?? false)
   const auth = createAuth(opts.auth, fastify.prefix, opts.publicUrl)
   fastify.decorate('auth', auth)
   fastify.decorateRequest('principal', null)

@@ -4,11 +4,11 @@ import t from 'tap'
 import { createAzureHandler } from '../azure/functions.js'
 
 const { HttpRequest } = azureFunctions
-const AUTH = { authorization: 'Bearer secret_token' }
+const AUTH = { authorization: 'Bearer azure-test-token' }
 const BASE = 'http://localhost:7071/api'
 
 t.test('Azure Functions adapter: JSON routes and a streamed /events', async (t) => {
-  const { handler, close } = createAzureHandler({ env: false })
+  const { handler, close } = createAzureHandler({ env: false, auth: { bearerToken: 'azure-test-token' } })
   t.teardown(close)
 
   const health = await handler(new HttpRequest({ method: 'GET', url: `${BASE}/health` }))
@@ -43,4 +43,20 @@ t.test('Azure Functions adapter: JSON routes and a streamed /events', async (t) 
   const denied = await handler(new HttpRequest({ method: 'GET', url: `${BASE}/events?session_id=azure` }))
   t.equal(denied.status, 401, 'auth applies through the adapter')
   for await (const chunk of denied.body as Readable) void chunk
+})
+
+t.test('Azure: the default token and anonymous loopback are refused, and the reason reaches the Functions log', async (t) => {
+  for (const [auth, reason] of [
+    [{}, /LOCAL_BEARER_TOKEN \(auth\.bearerToken\) is the well-known default/],
+    [{ bearerToken: 'azure-test-token', anonymous: true }, /AUTH_ANONYMOUS_LOOPBACK/]
+  ] as const) {
+    const { handler, close } = createAzureHandler({ env: false, auth })
+    t.teardown(close)
+    const logged: string[] = []
+    const context = { error: (message: string) => { logged.push(message) } }
+    const res = await handler(new HttpRequest({ method: 'GET', url: `${BASE}/events?session_id=azure` }), context as never)
+    t.equal(res.status, 500, 'nothing is served')
+    t.notMatch(JSON.stringify(res.jsonBody), reason, 'the caller is not told the configuration')
+    t.match(logged.join('\n'), reason, 'the Functions log is')
+  }
 })

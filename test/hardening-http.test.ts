@@ -137,3 +137,14 @@ t.test('a request id already in flight cannot take a second slot', async (t) => 
   await request('DELETE', `${srv.url}/events?session_id=dup`, { headers: AUTH }).catch(() => {})
   t.same(aborted, [], 'nothing escaped its slot')
 })
+
+t.test('anonymous loopback access ends where a proxy begins', async (t) => {
+  const srv = await startApp({ auth: { anonymous: true } })
+  t.teardown(srv.close)
+  const body = { type: 'list_tools', request_id: 'a' }
+  t.equal((await request('POST', `${srv.url}/message?session_id=anon`, { body })).status, 202, 'a local client needs no token')
+  for (const header of ['x-forwarded-for', 'forwarded', 'x-real-ip']) {
+    const res = await request('POST', `${srv.url}/message?session_id=anon`, { headers: { [header]: header === 'forwarded' ? 'for=203.0.113.7' : '203.0.113.7' }, body })
+    t.equal(res.status, 401, `a request a proxy forwarded (${header}) is not local`)
+  }
+})
