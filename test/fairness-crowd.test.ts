@@ -1,0 +1,92 @@
+import { spawn } from 'node:child_process'
+import http from 'node:http'
+import t from 'tap'
+import { AUTH, SseClient, freePort, request } from './helper.js'
+
+const ROOT = new URL('..', import.meta.url)
+
+// The server exactly as `npm start` ships it (the default token, on loopback), under a 256 MB
+// heap: 12,000 distinct clients arrive, each opens a session, gets its answer and leaves without
+// DELETE. 11,000 sessions are left behind (HTTP+SSE ones end with their streams), more than MAX_SESSIONS (10,000), so the last ones are served
+// by evicting the idle ones that came first.
+t.test('12,000 clients that never DELETE are all served, as shipped, under a 256 MB heap', async (t) => {
+  const port = await freePort()
+  const child = spawn(process.execPath, ['--max-old-space-size=256', 'node_modules/fastify-cli/cli.js', 'start', '-o', '-l', 'warn', '-p', String(port), '-a', '127.0.0.1', 'dist/app.js'],
+    { cwd: ROOT, env: { ...process.env, DEMO_PAGE: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (d: Buffer) => { output += d })
+  child.stderr.on('data', (d: Buffer) => { output += d })
+  t.teardown(() => child.kill('SIGKILL'))
+  const base = `http://127.0.0.1:${port}`
+  for (let i = 0; i < 100; i++) {
+    if ((await request('GET', `${base}/health`).then((r) => r.status, () => 0)) === 200) break
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 })
+  t.teardown(() => agent.destroy())
+  const send = (method: string, path: string, body: unknown, headers: Record<string, string> = {}) => new Promise<{ status: number, headers: http.IncomingHttpHeaders, text: string }>((resolve) => {
+    const payload = Buffer.from(JSON.stringify(body))
+    const req = http.request(`${base}${path}`, {
+      method, agent, headers: { ...AUTH, 'content-type': 'application/json', 'content-length': String(payload.length), ...headers }
+    }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => { text += c })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }))
+    })
+    req.on('error', (err) => resolve({ status: 0, headers: {}, text: err.message }))
+    req.end(payload)
+  })
+
+  const failures: string[] = []
+  const envelope = async (i: number) => {
+    const id = `crowd-${i}`
+    const posted = await send('POST', `/message?session_id=${id}`, { type: 'call_tool', request_id: 'r', data: { name: 'get_time' } })
+    if (posted.status !== 202) return failures.push(`envelope ${i}: POST ${posted.status} ${posted.text}`)
+    const sse = await SseClient.open(`${base}/events?session_id=${id}`)
+    try {
+      const frame = await sse.frameFor('r', 10_000).catch(() => null)
+      if (frame?.type !== 'tool_result') failures.push(`envelope ${i}: stream ${sse.status}, no result`)
+    } finally { sse.close() }
+  }
+  const streamable = async (i: number) => {
+    const accept = { accept: 'application/json, text/event-stream' }
+    const init = await send('POST', '/mcp', { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: `c${i}`, version: '1' } } }, accept)
+    if (init.status !== 200) return failures.push(`streamable ${i}: initialize ${init.status} ${init.text}`)
+    const session = { ...accept, 'mcp-session-id': String(init.headers['mcp-session-id']), 'mcp-protocol-version': '2025-11-25' }
+    const listed = await send('POST', '/mcp', { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }, session)
+    if (listed.status !== 200 || !listed.text.includes('get_time')) failures.push(`streamable ${i}: tools/list ${listed.status} ${listed.text.slice(0, 200)}`)
+  }
+  const legacy = async (i: number) => {
+    const sse = await SseClient.open(`${base}/sse`)
+    try {
+      await sse.until((c) => c.events.some((e) => e.event === 'endpoint'), 10_000, 'endpoint')
+      const endpoint = sse.events.find((e) => e.event === 'endpoint')!.data
+      const posted = await send('POST', endpoint, { jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: `l${i}`, version: '1' } } })
+      if (posted.status !== 202) return failures.push(`HTTP+SSE ${i}: POST ${posted.status} ${posted.text}`)
+      const frame = await sse.frameFor('init', 10_000).catch(() => null)
+      if (!frame?.result) failures.push(`HTTP+SSE ${i}: no initialize result`)
+    } catch (err) {
+      failures.push(`HTTP+SSE ${i}: ${(err as Error).message}`)
+    } finally { sse.close() }
+  }
+
+  const jobs: Array<() => Promise<unknown>> = []
+  for (let i = 0; i < 5500; i++) jobs.push(() => envelope(i), () => streamable(i))
+  for (let i = 0; i < 1000; i++) jobs.splice(i * 10, 0, () => legacy(i))
+  t.equal(jobs.length, 12_000)
+  await Promise.all(Array.from({ length: 32 }, async () => {
+    for (let job = jobs.shift(); job !== undefined; job = jobs.shift()) await job()
+  }))
+
+  t.same(failures.slice(0, 5), [], `every client was served (${failures.length} were not)`)
+  t.equal(child.exitCode, null, 'the process is alive')
+  t.equal((await request('GET', `${base}/health`)).status, 200, 'and answers')
+  const metrics = await request('GET', `${base}/metrics`, { headers: AUTH })
+  const value = (name: string) => Number(new RegExp(`^${name} (\\d+(\\.\\d+)?(e\\+\\d+)?)`, 'm').exec(metrics.text)?.[1])
+  t.ok(value('datapulse_sessions') <= 10_000, `${value('datapulse_sessions')} sessions held: MAX_SESSIONS holds`)
+  t.ok(value('datapulse_sessions_evicted_total') >= 1000, `${value('datapulse_sessions_evicted_total')} idle sessions made room`)
+  const heap = value('datapulse_nodejs_heap_size_used_bytes')
+  t.ok(heap > 0 && heap < 256 * 1024 * 1024, `heap in use ${Math.round(heap / 1048576)} MiB, under the 256 MiB limit`)
+  t.notMatch(output, /heap out of memory/i)
+})
