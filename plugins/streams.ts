@@ -74,7 +74,7 @@ export function createStreams (
   /** Hijacks `reply` and delivers the session's events until the client or the server closes. */
   function serve (reply: FastifyReply, o: ServeOptions): void {
     const owned = perOwner.get(o.owner) ?? 0
-    if (owned >= opts.maxStreamsPerPrincipal) {
+    if (opts.maxStreamsPerPrincipal > 0 && owned >= opts.maxStreamsPerPrincipal) {
       throw new AppError(429, 'too_many_streams', `at most ${opts.maxStreamsPerPrincipal} open streams per principal`)
     }
     const key = o.key ?? o.sessionId

@@ -52,7 +52,9 @@ export const SseOptionsSchema = Type.Object({
   writeTimeoutMs: Ms(5_000),
   // A session whose stream dropped and did not come back within this time has its calls aborted.
   reconnectGraceMs: Ms(10_000),
-  maxStreamsPerPrincipal: Type.Integer({ minimum: 1, default: 10_000 }),
+  // Streams are sockets, bounded by MAX_CONNECTIONS and per address; a principal's own cap (0:
+  // none) is for many-principal deployments, since with one shared token it caps everyone.
+  maxStreamsPerPrincipal: Type.Integer({ minimum: 0, default: 0 }),
   // A response the store cannot take (Redis restarting) is retried this long before the session's
   // streams are ended, so the client reconnects and knows its request failed instead of waiting.
   resultRetryMs: Ms(30_000)
