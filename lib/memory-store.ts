@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { getHeapStatistics } from 'node:v8'
 import { AppError } from './errors.js'
 import { EventLog } from './event-log.js'
-import type { NewEvent, ReadResult, SessionInfo, SessionStore, StoredEvent, StoreStats } from './session-store.js'
+import { sessionCap, type NewEvent, type ReadResult, type SessionInfo, type SessionStore, type StoredEvent, type StoreStats } from './session-store.js'
 import type { SessionOptions } from '../schemas/options.js'
 
 interface Session extends SessionInfo {
@@ -35,6 +35,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
   let totalBytes = 0
   let evictions = 0
   const perOwner = opts.maxSessionsPerPrincipal
+  const maxSessions = sessionCap(opts.maxSessions)
 
   function forget (s: Session): void {
     totalBytes -= s.log.bytes
@@ -144,8 +145,8 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
         throw new AppError(429, 'too_many_sessions_for_principal',
           `all ${perOwner} sessions of this principal are in use (streaming or running calls); retry later`)
       }
-      if (sessions.size >= opts.maxSessions && !evictOne(sessions.keys())) {
-        throw new AppError(503, 'too_many_sessions', `all ${opts.maxSessions} sessions are in use (streaming or running calls); retry later`)
+      if (sessions.size >= maxSessions && !evictOne(sessions.keys())) {
+        throw new AppError(503, 'too_many_sessions', `all ${maxSessions} sessions are in use (streaming or running calls); retry later`)
       }
       mine.sessions++
       mine.ids.add(sessionId)

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { AppError } from './errors.js'
 import { ACK, EVICT, HIT, OPEN, PUBLISH, READ, TAKE, TOUCH } from './redis-scripts.js'
 import { connectRedis } from './redis-connect.js'
-import type { ReadResult, SessionStore, StoredEvent } from './session-store.js'
+import { sessionCap, type ReadResult, type SessionStore, type StoredEvent } from './session-store.js'
 import type { SessionOptions } from '../schemas/options.js'
 
 const STREAM_ID = /^\d+(-\d+)?$/
@@ -73,6 +73,7 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
   // Calls in flight on this instance; other instances see such a session as recently used.
   const pinned = new Map<string, number>()
   const perOwner = opts.maxSessionsPerPrincipal
+  const maxSessions = sessionCap(opts.maxSessions)
   let evictions = 0
 
   /**
@@ -141,10 +142,10 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
         client.multi().zRemRangeByScore(key, '-inf', now).zAdd(key, { score: expires, value: sessionId }).zCard(key).pExpire(key, opts.ttlSeconds * 1000).exec()
       ]) as unknown as [[number, number, number], [number, number, number]]
       const ownerFull = perOwner > 0 && mine > perOwner
-      if ((ownerFull || total > opts.maxSessions) && !await evictOne(ownerFull ? key : index, sessionId)) {
+      if ((ownerFull || total > maxSessions) && !await evictOne(ownerFull ? key : index, sessionId)) {
         await Promise.all([client.zRem(key, sessionId), client.zRem(index, sessionId), client.del([meta(sessionId), logKey(sessionId)])])
         if (!ownerFull) {
-          throw new AppError(503, 'too_many_sessions', `all ${opts.maxSessions} sessions are in use (streaming or running calls); retry later`)
+          throw new AppError(503, 'too_many_sessions', `all ${maxSessions} sessions are in use (streaming or running calls); retry later`)
         }
         throw new AppError(429, 'too_many_sessions_for_principal',
           `all ${perOwner} sessions of this principal are in use (streaming or running calls); retry later`)

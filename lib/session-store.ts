@@ -1,3 +1,5 @@
+import { getHeapStatistics } from 'node:v8'
+
 /** One event waiting in a session's log. `id` becomes the SSE `id:` field. */
 export interface StoredEvent {
   id: string
@@ -104,4 +106,13 @@ export interface SessionStore {
   /** Liveness of the backend, for readiness probes. */
   ready (): Promise<boolean>
   close (): Promise<void>
+}
+
+/**
+ * The session cap when MAX_SESSIONS is 0 (the default): an idle session costs ~2 KiB of heap, so
+ * one per 32 KiB of the V8 heap limit keeps them all under a sixteenth of it (4 GiB: ~131,000),
+ * and never fewer than 10,000. Sessions with streams are bounded by MAX_CONNECTIONS long before.
+ */
+export function sessionCap (maxSessions: number): number {
+  return maxSessions || Math.max(10_000, Math.floor(getHeapStatistics().heap_size_limit / (32 * 1024)))
 }

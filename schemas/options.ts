@@ -29,7 +29,8 @@ export const SessionOptionsSchema = Type.Object({
   ttlSeconds: Type.Integer({ minimum: 1, default: 3600 }),
   maxEvents: Type.Integer({ minimum: 1, default: 1000 }),
   maxBytes: Type.Integer({ minimum: 1024, default: 4 * 1024 * 1024 }),
-  maxSessions: Type.Integer({ minimum: 1, default: 10_000 }),
+  // 0: sized to the heap, at least 10,000 (plugins/sessions.ts autoMaxSessions).
+  maxSessions: Type.Integer({ minimum: 0, default: 0 }),
   // Session counts bound memory, not clients: at a cap the least recently used idle session
   // makes room (lib/memory-store.ts evictOne). A principal's own cap (0: none beyond maxSessions)
   // keeps one tenant from evicting the others' sessions; with one shared token it would be the
