@@ -15,6 +15,8 @@ interface Session extends SessionInfo {
   replay: boolean
   /** Calls in flight (see SessionStore.pin). */
   pins: number
+  /** When the session last moved to the recently used end (see touch). */
+  orderedAt: number
 }
 
 /** How many of the least recently used sessions one eviction looks at before it gives up. */
@@ -46,9 +48,14 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
     if (--owner.sessions === 0) owners.delete(s.owner)
   }
 
-  /** Moves a session to the most recently used end of both orders. */
+  /**
+   * Moves a session to the most recently used end of both orders. At most once a second per
+   * session: the order need not be finer, and a busy session's requests skip the two re-inserts.
+   */
   function touch (s: Session, now: number): void {
     s.lastActive = now
+    if (now - s.orderedAt < 1000) return
+    s.orderedAt = now
     sessions.delete(s.id)
     sessions.set(s.id, s)
     const ids = owners.get(s.owner)?.ids
@@ -76,7 +83,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
     }
     // Sessions in use go to the back, so the next eviction does not look at them again first.
     const now = Date.now()
-    for (const s of busy) touch(s, s.watchers.size > 0 ? now : s.lastActive)
+    for (const s of busy) { s.orderedAt = 0; touch(s, s.watchers.size > 0 ? now : s.lastActive) }
     if (!fallback) return false
     sessions.delete(fallback.id)
     forget(fallback)
@@ -152,7 +159,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       mine.ids.add(sessionId)
       owners.set(owner, mine)
       sessions.set(sessionId, {
-        id: sessionId, owner, createdAt: now, log: new EventLog(), cursor: 0, lastActive: now, watchers: new Set(), values: new Map(), replay: options?.replay ?? true, pins: 0
+        id: sessionId, owner, createdAt: now, log: new EventLog(), cursor: 0, lastActive: now, watchers: new Set(), values: new Map(), replay: options?.replay ?? true, pins: 0, orderedAt: now
       })
       return { id: sessionId, owner, createdAt: now }
     },
