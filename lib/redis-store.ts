@@ -49,6 +49,11 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
       throw err
     })
   }
+  // A single Redis learns every script at start, so none is sent as text on a request's path
+  // (a cluster's nodes learn each on first use, and any node after a restart).
+  if (opts.redisClusterNodes.length === 0) {
+    await Promise.all([ACK, EVICT, HIT, OPEN, PUBLISH, READ, TAKE.set, TAKE.take, TOUCH].map((body) => (client as { scriptLoad (s: string): Promise<string> }).scriptLoad(body)))
+  }
   const wakeAll = (sessionId: string) => { for (const wake of watchers.get(sessionId) ?? []) wake() }
   // After a reconnect, readers may have missed wake-ups: wake them all so they re-read.
   subscriber.on('ready', () => { for (const id of watchers.keys()) wakeAll(id) })
