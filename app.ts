@@ -1,15 +1,15 @@
 import { STATUS_CODES } from 'node:http'
 import { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import cors from '@fastify/cors'
-import sensible from '@fastify/sensible'
+import fp from 'fastify-plugin'
 import { configFromEnv, resolveConfig, type PartialConfig } from './config.js'
-import { AppError } from './lib/errors.js'
+import { AppError, ConfigError } from './lib/errors.js'
 import { accessLine, lazyChildLoggerFactory, loggerOptions, redactUrl } from './lib/log.js'
 import { createRequestGuard, parseOrigin } from './lib/origin.js'
 import { limitConnections } from './lib/connections.js'
+import { loadOptional } from './lib/optional.js'
 import type { SessionStore } from './lib/session-store.js'
 import type { AnyTool } from './lib/tool.js'
-import authPlugin from './plugins/auth.js'
+import authPlugin, { type AuthenticateHook } from './plugins/auth.js'
 import metricsPlugin from './plugins/metrics.js'
 import { registerRateLimit } from './plugins/rate-limit.js'
 import callsPlugin from './plugins/calls.js'
@@ -20,6 +20,7 @@ import toolsPlugin from './plugins/tools.js'
 import resourcesPlugin from './plugins/resources.js'
 import promptsPlugin from './plugins/prompts.js'
 import mcpPlugin from './plugins/mcp.js'
+import { createHandle } from './plugins/handle.js'
 import type { AnyPrompt } from './lib/prompt.js'
 import type { ResourceDefinition, ResourceTemplateDefinition } from './lib/resource.js'
 import demoRoute from './routes/demo.js'
@@ -34,7 +35,12 @@ import ticketRoute from './routes/ticket.js'
 import { createFetchUrlTool } from './tools/fetch-url.js'
 import { getTime } from './tools/get-time.js'
 
-export interface DataPulseOptions extends PartialConfig {
+export interface DataPulseOptions extends Omit<PartialConfig, 'auth'> {
+  /**
+   * Settings of our own auth, or `authenticate`: the host app's hook that decides who calls
+   * (a principal `{ id, scopes?, expiresAt? }`, or null for 401), in place of our token checks.
+   */
+  auth?: PartialConfig['auth'] & { authenticate?: AuthenticateHook }
   /** Your own tools, registered beside the built-in ones. */
   tools?: AnyTool[]
   /** Resources, resource templates and prompts the MCP endpoints offer. */
@@ -45,7 +51,11 @@ export interface DataPulseOptions extends PartialConfig {
   builtinTools?: boolean
   /** A ready-made session store instead of the configured memory/Redis one. */
   store?: SessionStore
-  /** Read settings from environment variables under the given options (default true). */
+  /**
+   * Read settings from environment variables under the given options. Off by default when a host
+   * registers the plugin, so its own REDIS_URL or LOCAL_BEARER_TOKEN never reach ours; `npm start`,
+   * `fastify start dist/app.js` and the Azure adapter turn it on.
+   */
   env?: boolean
   /**
    * Write one access-log line per request (method, redacted URL, status, time) and per opened
@@ -53,6 +63,8 @@ export interface DataPulseOptions extends PartialConfig {
    * an embedding app that keeps Fastify's request logging leaves it off.
    */
   accessLog?: boolean
+  /** The name of the run-time handle put on the host (default `dataPulse`): a second registration needs its own. */
+  handle?: string
   /**
    * Requests reach this app through a proxy or a platform even though it listens on loopback
    * (the Azure adapter sets it): the default token and anonymous loopback access are refused at
@@ -62,7 +74,9 @@ export interface DataPulseOptions extends PartialConfig {
 }
 
 /** Server options for `fastify start -o`: tokens and tickets never reach the logs. */
-export const options: FastifyServerOptions & { accessLog: boolean } = {
+export const options: FastifyServerOptions & { accessLog: boolean, env: boolean } = {
+  // Started from the command line, settings come from the environment (see DataPulseOptions.env).
+  env: true,
   trustProxy: false,
   logger: loggerOptions,
   // SSE streams are long-lived; only the request (headers + body) has a deadline (REQUEST_TIMEOUT_MS,
@@ -89,10 +103,6 @@ function errorBody (statusCode: number, code: string, message: string) {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', code, message }
 }
 
-/**
- * The root plugin: `fastify start dist/app.js` loads it, tests and embedding apps register it.
- * Not wrapped in fastify-plugin on purpose: its decorators, hooks and handlers stay inside.
- */
 declare module 'fastify' {
   interface FastifyInstance {
     /** Whether the app writes its own access-log lines (see DataPulseOptions.accessLog). */
@@ -100,16 +110,56 @@ declare module 'fastify' {
   }
 }
 
-export default async function dataPulse (fastify: FastifyInstance, opts: DataPulseOptions) {
-  const { tools = [], resources = [], resourceTemplates = [], prompts = [], builtinTools = true, store, env = true, accessLog = false, behindProxy = false, ...sections } = opts
+const BIND_HANDLE = Symbol('datapulse.bindHandle')
+type AppOptions = DataPulseOptions & { [BIND_HANDLE]?: (app: FastifyInstance) => void }
+
+/** Options of ours, plus Fastify's own for `register`; fastify-cli adds the keys of `options`. */
+const OPTION_NAMES = new Set([
+  'tools', 'resources', 'resourceTemplates', 'prompts', 'builtinTools', 'store', 'env', 'accessLog', 'behindProxy', 'handle',
+  'auth', 'sessions', 'sse', 'limits', 'fetchUrl', 'http', 'mcp', 'prefix', 'logLevel', 'logSerializers'
+])
+
+/**
+ * The root plugin: `fastify start dist/app.js` loads it, tests and embedding apps register it.
+ * Its own decorators, hooks and handlers stay inside an encapsulated context (`app` below); only
+ * the run-time handle (`app.dataPulse`) is put on the host.
+ */
+async function dataPulse (host: FastifyInstance, opts: DataPulseOptions, envByDefault: boolean) {
+  const fromCli = new Set(Object.keys(options))
+  const unknown = Object.keys(opts).filter((key) => !OPTION_NAMES.has(key) && !fromCli.has(key))
+  if (unknown.length > 0) {
+    throw new ConfigError(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}: expected ${[...OPTION_NAMES].slice(0, 17).join(', ')}`)
+  }
+  const name = opts.handle ?? 'dataPulse'
+  if (host.hasDecorator(name)) {
+    throw new ConfigError(`app.${name} already exists: give this registration another handle name (handle: 'other')`)
+  }
+  const { handle, bind } = createHandle()
+  host.decorate(name, handle)
+  await host.register(app, { env: envByDefault, ...opts, [BIND_HANDLE]: bind } as AppOptions)
+}
+
+/** The plugin a host registers (`import dataPulse from 'datapulse-sse'`): only its options count. */
+export const dataPulsePlugin = fp((host: FastifyInstance, opts: DataPulseOptions) => dataPulse(host, opts, false), { name: 'datapulse-sse', fastify: '5.x' })
+
+/**
+ * The root plugin `fastify start dist/app.js` loads (what `npm start` runs): the same plugin,
+ * reading the environment too, as a server started from the command line should.
+ */
+export default fp((host: FastifyInstance, opts: DataPulseOptions) => dataPulse(host, opts, true), { name: 'datapulse-sse', fastify: '5.x' })
+
+async function app (fastify: FastifyInstance, opts: AppOptions) {
+  const { tools = [], resources = [], resourceTemplates = [], prompts = [], builtinTools = true, store, env, accessLog = false, behindProxy = false, ...sections } = opts
+  const { authenticate, ...authSettings } = sections.auth ?? {}
+  if (authenticate !== undefined && typeof authenticate !== 'function') throw new ConfigError('auth.authenticate must be a function (request) => principal | null')
   const known: PartialConfig = {
-    auth: sections.auth, sessions: sections.sessions, sse: sections.sse,
+    auth: authSettings, sessions: sections.sessions, sse: sections.sse,
     limits: sections.limits, fetchUrl: sections.fetchUrl, http: sections.http, mcp: sections.mcp
   }
   const config = resolveConfig(env ? configFromEnv() : {}, known)
 
-  await fastify.register(sensible)
   if (config.http.corsOrigins.length > 0) {
+    const { default: cors } = await loadOptional<typeof import('@fastify/cors')>('@fastify/cors', 'CORS_ORIGINS (http.corsOrigins)')
     await fastify.register(cors, {
       origin: config.http.corsOrigins,
       allowedHeaders: ['authorization', 'content-type', 'last-event-id', 'mcp-session-id', 'mcp-protocol-version'],
@@ -181,7 +231,7 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
     fastify.getDefaultJsonParser('error', 'error'))
 
   const builtins: AnyTool[] = builtinTools ? [getTime, createFetchUrlTool(config.fetchUrl)] : []
-  await fastify.register(authPlugin, { auth: config.auth, publicUrl, behindProxy })
+  await fastify.register(authPlugin, { auth: config.auth, authenticate, publicUrl, behindProxy })
   await fastify.register(sessionsPlugin, { sessions: config.sessions, store })
   await fastify.register(toolsPlugin, { tools: [...builtins, ...tools], timeoutMs: config.limits.toolTimeoutMs })
   // calls before streams: at close, in-flight calls finish and publish before streams end.
@@ -217,4 +267,5 @@ export default async function dataPulse (fastify: FastifyInstance, opts: DataPul
   }
   await fastify.register(sseRoutes, mcp)
   await fastify.register(mcpRoutes, mcp)
+  opts[BIND_HANDLE]?.(fastify)
 }

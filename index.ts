@@ -1,10 +1,11 @@
 // The package API: `import dataPulse, { defineTool } from 'datapulse-sse'`.
-export { default, options, type DataPulseOptions } from './app.js'
+export { dataPulsePlugin as default, options, type DataPulseOptions } from './app.js'
 export { defineTool, ToolError, type ToolDefinition, type ToolContext, type AnyTool, type AskOptions, type ToolAnnotations } from './lib/tool.js'
 export { defineResource, defineResourceTemplate, type ResourceDefinition, type ResourceTemplateDefinition, type ResourceRead, type Completer } from './lib/resource.js'
 export { definePrompt, type PromptDefinition, type AnyPrompt } from './lib/prompt.js'
 export type * from './lib/mcp/types.js'
-export type { Principal } from './plugins/auth.js'
+export type { Principal, HostPrincipal, AuthenticateHook } from './plugins/auth.js'
+export type { DataPulseHandle } from './plugins/handle.js'
 export type { SessionStore, StoredEvent } from './lib/session-store.js'
 export { configFromEnv, resolveConfig, ConfigError } from './config.js'
 export type { AppConfig } from './schemas/options.js'

@@ -30,7 +30,7 @@ export function createAzureHandler (options: AzureAdapterOptions = {}) {
     // Logs go to the worker's stdout, which the Functions host collects; the level as for `npm start`.
     const app = Fastify({ ...serverOptions, logger: { ...loggerOptions, level: process.env.LOG_LEVEL || 'info' } })
     // Everyone reaches this app from loopback through the adapter: no default token, no anonymous mode.
-    await app.register(dataPulse, { ...appOptions, behindProxy: true })
+    await app.register(dataPulse, { env: true, ...appOptions, behindProxy: true })
     const origin = await app.listen({ port: 0, host: '127.0.0.1' })
     return { app, origin }
   }

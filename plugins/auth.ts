@@ -11,7 +11,8 @@ import type { AuthOptions } from '../schemas/options.js'
 /** Who is calling. Sessions are bound to `id`. */
 export interface Principal {
   id: string
-  kind: 'local' | 'jwt'
+  /** local: the shared token (holds every scope); jwt: our JWT check; host: the host's authenticate hook. */
+  kind: 'local' | 'jwt' | 'host'
   /** The token's `sub`, for JWT principals. */
   subject?: string
   scopes: string[]
@@ -19,8 +20,23 @@ export interface Principal {
   expiresAt?: number
 }
 
+/** What a host's `authenticate` hook returns for a caller it knows: at least an id. */
+export interface HostPrincipal {
+  id: string
+  scopes?: string[]
+  /** ms since the epoch, or a Date: streams the caller opened end then. */
+  expiresAt?: number | Date
+}
+
+/**
+ * The host app decides who calls: a principal, or null for 401 (with the usual WWW-Authenticate).
+ * It replaces the token and JWT checks; sessions, scopes and budgets then follow its principals.
+ */
+export type AuthenticateHook = (request: FastifyRequest) => HostPrincipal | null | undefined | Promise<HostPrincipal | null | undefined>
+
 export interface AuthPluginOptions {
   auth: AuthOptions
+  authenticate?: AuthenticateHook
   publicUrl?: string
   /** See DataPulseOptions.behindProxy. */
   behindProxy?: boolean
@@ -77,7 +93,7 @@ export function localTokenAllowed (opts: AuthOptions): boolean {
   return opts.allowLocalBearer ?? !(opts.jwtKey || opts.jwtIssuer)
 }
 
-export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string) {
+export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string, hook?: AuthenticateHook) {
   // Hash both sides so the comparison is constant-time whatever the token's length.
   const localDigest = digest(opts.bearerToken)
   const allowLocal = localTokenAllowed(opts)
@@ -166,7 +182,40 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string) 
    * The onRequest hook of authenticated routes. A callback hook: with the local token it
    * finishes synchronously, without a promise per request.
    */
+  /** A host principal checked and made ours: its id namespaced, so it never equals "local" or a JWT's. */
+  function fromHost (given: HostPrincipal | null | undefined, metadata: () => string): Principal {
+    if (given === null || given === undefined) throw unauthorized(undefined, metadata)
+    if (typeof given.id !== 'string' || given.id === '' || given.id.length > 256) {
+      throw new Error('auth.authenticate must return null or a principal whose id is a non-empty string of at most 256 characters')
+    }
+    const principal: Principal = { id: `host:${given.id}`, kind: 'host', subject: given.id, scopes: Array.isArray(given.scopes) ? given.scopes.filter((s) => typeof s === 'string') : [] }
+    const expires = given.expiresAt instanceof Date ? given.expiresAt.getTime() : given.expiresAt
+    if (typeof expires === 'number' && Number.isFinite(expires)) {
+      if (expires <= Date.now()) throw unauthorized('credential has expired', metadata)
+      principal.expiresAt = expires
+    }
+    return principal
+  }
+
+  function authenticateWithHook (request: FastifyRequest, done: (err?: Error) => void, metadata: () => string): void {
+    let given: ReturnType<AuthenticateHook>
+    try {
+      given = hook!(request)
+    } catch (err) {
+      return done(err as Error)
+    }
+    const settle = (value: HostPrincipal | null | undefined) => {
+      let principal: Principal
+      try { principal = fromHost(value, metadata) } catch (err) { return done(err as Error) }
+      request.principal = principal
+      done()
+    }
+    if (given instanceof Promise) given.then(settle, done)
+    else settle(given)
+  }
+
   function authenticate (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
+    if (hook) return authenticateWithHook(request, done, () => `${publicBase(request, publicUrl)}${prefix}${RESOURCE_METADATA_PATH}`)
     if (opts.anonymous && !request.headers.authorization && isLoopback(request.socket.remoteAddress) &&
       !FORWARDED.some((h) => request.headers[h] !== undefined)) {
       request.principal = ANONYMOUS
@@ -242,8 +291,9 @@ function guardDefaultToken (fastify: FastifyInstance, opts: AuthOptions, behindP
 }
 
 export default fp(async function authPlugin (fastify: FastifyInstance, opts: AuthPluginOptions) {
-  guardDefaultToken(fastify, opts.auth, opts.behindProxy ?? false)
-  const auth = createAuth(opts.auth, fastify.prefix, opts.publicUrl)
+  // The host's hook replaces the token check, so the default token is not in play.
+  if (!opts.authenticate) guardDefaultToken(fastify, opts.auth, opts.behindProxy ?? false)
+  const auth = createAuth(opts.auth, fastify.prefix, opts.publicUrl, opts.authenticate)
   fastify.decorate('auth', auth)
   fastify.decorateRequest('principal', null)
   fastify.addHook('onClose', auth.close)

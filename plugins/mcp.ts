@@ -62,8 +62,9 @@ export function createMcp (app: FastifyInstance, opts: McpPluginOptions) {
     clientRequests,
     requestStates,
     listeners,
-    /** Derived once from what is registered: the registries are fixed after start. */
+    /** Derived from what is registered, again after the host changes a registry (app.dataPulse). */
     capabilities: (): Record<string, unknown> => capabilitiesOf(),
+    refreshCapabilities (): void { capabilities = undefined },
 
     /** Runs one request through the method table; throws RpcError for protocol errors. */
     async dispatch (mc: MethodContext, method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {

@@ -73,6 +73,11 @@ export function createPromptRegistry () {
   return {
     add,
     get,
+    remove (name: string): boolean {
+      if (!prompts.delete(name)) return false
+      listing = [...prompts.values()].map((p) => p.info)
+      return true
+    },
     list: () => listing,
     count: () => prompts.size,
     ttlMs: () => minTtl([...prompts.values()].map((p) => p.def)),

@@ -1,4 +1,4 @@
-import rateLimit from '@fastify/rate-limit'
+import { loadOptional } from '../lib/optional.js'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { LimitOptions } from '../schemas/options.js'
 
@@ -15,6 +15,7 @@ type Incr = (key: string, cb: (err: Error | null, res: { current: number, ttl: n
  */
 export async function registerRateLimit (fastify: FastifyInstance, limits: LimitOptions): Promise<void> {
   if (limits.rateLimitMax === 0) return
+  const { default: rateLimit } = await loadOptional<typeof import('@fastify/rate-limit')>('@fastify/rate-limit', 'RATE_LIMIT_MAX (limits.rateLimitMax)')
   const sessions = fastify.sessions
   // @fastify/rate-limit's store contract: a class with incr() and child() per route.
   class SharedStore {

@@ -58,6 +58,19 @@ export function createResourceRegistry () {
     templateListing = templates.map((t) => ({ uriTemplate: t.def.uriTemplate, ...described(t.def) }))
   }
 
+  /** Removes the resource with this URI, or the template with this uriTemplate. */
+  function remove (uriOrTemplate: string): boolean {
+    if (byUri.delete(uriOrTemplate)) {
+      listing = [...byUri.values()].map((d) => ({ uri: d.uri, ...described(d), ...(d.size !== undefined ? { size: d.size } : {}) }))
+      return true
+    }
+    const at = templates.findIndex((t) => t.def.uriTemplate === uriOrTemplate)
+    if (at < 0) return false
+    templates.splice(at, 1)
+    templateListing = templates.map((t) => ({ uriTemplate: t.def.uriTemplate, ...described(t.def) }))
+    return true
+  }
+
   /** The definition serving `uri` and its ttl, or null. */
   function find (uri: string): { ttlMs?: number, read: (ctx: ToolContext) => Promise<ResourceContents[]> } | null {
     const def = byUri.get(uri)
@@ -72,6 +85,7 @@ export function createResourceRegistry () {
   return {
     add,
     addTemplate,
+    remove,
     list: (): Listed[] => listing,
     listTemplates: (): Listed[] => templateListing,
     count: (): number => byUri.size + templates.length,

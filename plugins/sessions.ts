@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import { loadOptional } from '../lib/optional.js'
 import { createMemoryStore } from '../lib/memory-store.js'
 import type { SessionStore } from '../lib/session-store.js'
 import type { SessionOptions } from '../schemas/options.js'
@@ -19,6 +20,7 @@ declare module 'fastify' {
 async function createStore (opts: SessionOptions, fastify: FastifyInstance): Promise<SessionStore> {
   if (!opts.redisUrl && opts.redisClusterNodes.length === 0) return createMemoryStore(opts)
   // Loaded only when configured, so the in-memory default does not need a Redis client installed.
+  await loadOptional('redis', 'a Redis store (REDIS_URL, REDIS_CLUSTER_NODES)')
   const { createRedisStore } = await import('../lib/redis-store.js')
   return createRedisStore(opts, fastify.log)
 }

@@ -181,8 +181,16 @@ export function createToolRegistry (defaultTimeoutMs: number) {
     }
   }
 
+  /** Removes a tool; calls already running finish. False when there was none by that name. */
+  function remove (name: string): boolean {
+    if (!tools.delete(name)) return false
+    listing = [...tools.values()].map((t) => t.info)
+    return true
+  }
+
   return {
     register,
+    remove,
     list: (): ToolInfo[] => listing,
     has: (name: string): boolean => tools.has(name),
     /** The smallest caching hint among tools that set one. */

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -42,6 +42,19 @@ t.test('npm pack, install into a fresh host app as the README says, run its samp
     t.skip(why)
     return
   }
+  // A light install: what only some deployments need (Redis, Azure, the CLI, CORS, rate limiting)
+  // is an optional peer, so the embed gets only what every deployment uses.
+  const baseline = join(dir, 'baseline')
+  mkdirSync(baseline)
+  writeFileSync(join(baseline, 'package.json'), JSON.stringify({ name: 'baseline', private: true, type: 'module' }))
+  await run('npm', ['install', 'fastify', '@sinclair/typebox', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: baseline, timeout: 120_000 })
+  const count = async (where: string) => (await run('npm', ['ls', '--all', '--parseable'], { cwd: where }).catch((err) => err)).stdout.trim().split('\n').length - 1
+  const extra = await count(host) - await count(baseline)
+  t.ok(extra <= 27, `the plugin adds ${extra} packages beyond fastify and typebox`)
+  for (const optional of ['redis', '@azure/functions', 'fastify-cli', '@fastify/cors', '@fastify/rate-limit']) {
+    t.notOk(existsSync(join(host, 'node_modules', optional)), `${optional} is not installed unless asked for`)
+  }
+
   const port = await freePort()
   writeFileSync(join(host, 'app.mjs'), code.replace('port: 3000', `port: ${port}, host: '127.0.0.1'`))
   const child = spawn(process.execPath, ['app.mjs'], { cwd: host, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'development' } })
