@@ -1,6 +1,6 @@
 import { Value } from '@sinclair/typebox/value'
 import { AppOptionsSchema, type AppConfig } from './schemas/options.js'
-import { createPublicKey } from 'node:crypto'
+import { algorithmsFor } from './lib/jwt-algorithms.js'
 import { ConfigError } from './lib/errors.js'
 import { parseOrigin, parsePublicUrl } from './lib/origin.js'
 import { isCidr } from './lib/connections.js'
@@ -165,9 +165,9 @@ function checkValues (config: AppConfig): void {
   }
   if (config.http.publicUrl) parsePublicUrl(config.http.publicUrl)
   if (config.auth.jwtKey !== undefined) {
-    let rsa = false
-    try { rsa = createPublicKey(config.auth.jwtKey.replace(/\\n/g, '\n')).asymmetricKeyType === 'rsa' } catch { /* reported below */ }
-    if (!rsa) throw new ConfigError('invalid setting JWT_KEY (auth.jwtKey): must be an RSA public key in PEM ("-----BEGIN PUBLIC KEY-----…")')
+    if (algorithmsFor(config.auth.jwtKey.replace(/\\n/g, '\n')).size === 0) {
+      throw new ConfigError('invalid setting JWT_KEY (auth.jwtKey): must be an RSA, EC (P-256/384/521) or Ed25519/Ed448 public key in PEM ("-----BEGIN PUBLIC KEY-----…")')
+    }
   }
 }
 

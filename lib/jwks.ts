@@ -1,3 +1,4 @@
+import { ASYMMETRIC_ALGORITHMS } from './jwt-algorithms.js'
 import { createPublicKey, type JsonWebKey } from 'node:crypto'
 import buildGetJwks from 'get-jwks'
 import { Agent, request } from 'undici'
@@ -72,8 +73,8 @@ export function createJwks (opts: JwksOptions) {
     if (!Array.isArray(body.keys)) throw new Error('JWKS document has no keys array')
     const fresh = new Map<string, string>()
     for (const jwk of body.keys) {
-      if (typeof jwk.kid !== 'string' || jwk.kty !== 'RSA' || (jwk.use && jwk.use !== 'sig')) continue
-      if (jwk.alg && jwk.alg !== 'RS256') continue
+      if (typeof jwk.kid !== 'string' || !['RSA', 'EC', 'OKP'].includes(jwk.kty ?? '') || (jwk.use && jwk.use !== 'sig')) continue
+      if (jwk.alg && !(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(jwk.alg)) continue
       try {
         fresh.set(jwk.kid, createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString())
       } catch { /* a malformed key is skipped, not fatal for the others */ }

@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto'
 import fp from 'fastify-plugin'
 import { createVerifier, TokenError } from 'fast-jwt'
+import { algorithmsFor, ASYMMETRIC_ALGORITHMS } from '../lib/jwt-algorithms.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../lib/errors.js'
 import { ConfigError } from '../lib/errors.js'
@@ -77,7 +78,7 @@ const TOKEN_ERRORS: Record<string, string> = {
   FAST_JWT_EXPIRED: 'token has expired',
   FAST_JWT_INACTIVE: 'token is not valid yet (nbf)',
   FAST_JWT_MISSING_REQUIRED_CLAIM: 'token lacks a required claim (exp, sub)',
-  FAST_JWT_INVALID_ALGORITHM: 'token algorithm is not allowed; RS256 is required',
+  FAST_JWT_INVALID_ALGORITHM: 'token algorithm is not allowed for this key',
   FAST_JWT_INVALID_SIGNATURE: 'token signature is invalid',
   FAST_JWT_MALFORMED: 'token is malformed',
   FAST_JWT_INVALID_CLAIM_VALUE: 'token issuer or audience is not accepted',
@@ -105,9 +106,14 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string, 
 
   const verifyJwt = jwks || staticKey
     ? createVerifier({
-      // Pinning the algorithm defeats `alg: none` and HS256-signed-with-the-public-key tokens.
-      algorithms: ['RS256'],
-      key: async (decoded: { header: { kid?: unknown } }) => jwks ? jwks.getKey(decoded.header.kid) : staticKey!,
+      // Asymmetric algorithms only (no `alg: none`, no HS256 signed with the public key), and only
+      // those the key itself is for: a token cannot choose one its key was not made for.
+      algorithms: [...ASYMMETRIC_ALGORITHMS],
+      key: async (decoded: { header: { kid?: unknown, alg?: unknown } }) => {
+        const key = jwks ? await jwks.getKey(decoded.header.kid) : staticKey!
+        if (!algorithmsFor(key).has(String(decoded.header.alg))) throw new TokenError(TokenError.codes.invalidAlgorithm, 'token algorithm is not allowed for this key')
+        return key
+      },
       ...(opts.jwtIssuer ? { allowedIss: opts.jwtIssuer } : {}),
       ...(opts.jwtAudience ? { allowedAud: opts.jwtAudience } : {}),
       // allowedIss/allowedAud only check claims that are present, so they are required too.

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { AUTH, request, startApp } from './helper.js'
+import { AUTH, post, request, startApp } from './helper.js'
 import { forgeToken, makeKeyPair, signToken, startIssuer } from './jwt-keys.js'
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
@@ -175,4 +175,24 @@ t.test('the local token compares in constant time over a digest', async (t) => {
   t.equal((await status(srv.url, 'secret_toke')).status, 401, 'a prefix is not enough')
   t.equal((await status(srv.url, 'secret_token_')).status, 401, 'an extension is not enough')
   t.equal((await request('GET', `${srv.url}/health`, { headers: AUTH })).status, 200)
+})
+
+t.test('ES256 and EdDSA keys, static and from JWKS; a token may not pick an algorithm its key was not made for', async (t) => {
+  const ec = makeKeyPair('ec1', 'ec')
+  const ed = makeKeyPair('ed1', 'ed25519')
+  const call = (url: string, token: string) => post(url, '/message?session_id=alg', { type: 'list_tools', request_id: 'a' }, { authorization: `Bearer ${token}` })
+  const staticEc = await startApp({ auth: { jwtKey: ec.publicPem } })
+  t.teardown(staticEc.close)
+  t.equal((await call(staticEc.url, signToken(ec))).status, 202, 'an ES256 token against a static EC key')
+  const rsa = makeKeyPair()
+  t.equal((await call(staticEc.url, signToken(rsa))).status, 401, 'an RS256 token is refused by an EC key')
+  t.equal((await call(staticEc.url, forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: 'eve', exp: Math.floor(Date.now() / 1000) + 60 }, ec.publicPem))).status, 401,
+    'HS256 signed with the public key is refused')
+
+  const issuer = await startIssuer([ec, ed])
+  t.teardown(issuer.close)
+  const viaJwks = await startApp({ auth: { jwtIssuer: issuer.url } })
+  t.teardown(viaJwks.close)
+  t.equal((await call(viaJwks.url, signToken(ec, { iss: issuer.url }))).status, 202, 'ES256 through JWKS')
+  t.equal((await call(viaJwks.url, signToken(ed, { iss: issuer.url }))).status, 202, 'EdDSA through JWKS')
 })

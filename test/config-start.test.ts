@@ -16,7 +16,7 @@ function run (args: string[], env: Record<string, string>): Promise<{ code: numb
 }
 
 const cases: Array<[Record<string, string>, RegExp]> = [
-  [{ JWT_KEY: 'garbage' }, /^ConfigError: invalid setting JWT_KEY \(auth\.jwtKey\): must be an RSA public key in PEM/m],
+  [{ JWT_KEY: 'garbage' }, /^ConfigError: invalid setting JWT_KEY \(auth\.jwtKey\): must be an RSA, EC \(P-256\/384\/521\) or Ed25519\/Ed448 public key in PEM/m],
   [{ REDIS_URL: 'notaurl' }, /^ConfigError: invalid setting REDIS_URL \(sessions\.redisUrl\): "notaurl" must be a URL starting with redis:\/\/ or rediss:\/\//m],
   [{ CORS_ORIGINS: 'notaurl' }, /^ConfigError: CORS_ORIGINS: "notaurl" is not an origin/m],
   [{ ALLOWED_ORIGINS: 'https://x.example/path' }, /^ConfigError: ALLOWED_ORIGINS: "https:\/\/x\.example\/path" is not an origin/m],

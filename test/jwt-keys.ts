@@ -7,24 +7,29 @@ export interface KeyPair {
   publicPem: string
   privatePem: string
   kid: string
+  /** The algorithm tokens of this key are signed with. */
+  alg: 'RS256' | 'ES256' | 'EdDSA'
 }
 
 let counter = 0
 
-/** A fresh RSA key pair (2048 bits, what issuers use). */
-export function makeKeyPair (kid = `k${++counter}`): KeyPair {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+/** A fresh key pair: RSA 2048 (what most issuers use) unless asked for EC P-256 or Ed25519. */
+export function makeKeyPair (kid = `k${++counter}`, kind: 'rsa' | 'ec' | 'ed25519' = 'rsa'): KeyPair {
+  const { publicKey, privateKey } = kind === 'rsa'
+    ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+    : kind === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519')
   return {
     publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
     privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    kid
+    kid,
+    alg: kind === 'rsa' ? 'RS256' : kind === 'ec' ? 'ES256' : 'EdDSA'
   }
 }
 
 /** An RS256 JWT for `claims`; `exp` defaults to an hour from now, `sub` to "alice". */
 export function signToken (pair: KeyPair, claims: Record<string, unknown> = {}, header: { kid?: string } = {}): string {
   const now = Math.floor(Date.now() / 1000)
-  const sign = createSigner({ key: pair.privatePem, algorithm: 'RS256', kid: header.kid ?? pair.kid })
+  const sign = createSigner({ key: pair.privatePem, algorithm: pair.alg, kid: header.kid ?? pair.kid })
   return sign({ sub: 'alice', iat: now, exp: now + 3600, ...claims })
 }
 
@@ -38,7 +43,7 @@ export function forgeToken (header: Record<string, unknown>, payload: Record<str
 }
 
 export function jwkOf (pair: KeyPair): Record<string, unknown> {
-  return { ...createPublicKey(pair.publicPem).export({ format: 'jwk' }), kid: pair.kid, alg: 'RS256', use: 'sig' }
+  return { ...createPublicKey(pair.publicPem).export({ format: 'jwk' }), kid: pair.kid, alg: pair.alg, use: 'sig' }
 }
 
 export interface Issuer {
