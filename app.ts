@@ -3,11 +3,11 @@ import { LogController, type FastifyError, type FastifyInstance, type FastifySer
 import fp from 'fastify-plugin'
 import { configFromEnv, resolveConfig, type PartialConfig } from './config.js'
 import { AppError, ConfigError } from './lib/errors.js'
-import { accessLine, lazyChildLoggerFactory, loggerOptions, redactUrl } from './lib/log.js'
-import { createRequestGuard, parseOrigin } from './lib/origin.js'
-import { limitConnections } from './lib/connections.js'
+import { accessLine, lazyChildLoggerFactory, loggerOptions, redactUrl } from './lib/logging/log.js'
+import { createRequestGuard, parseOrigin } from './lib/security/origin.js'
+import { limitConnections } from './lib/http/connections.js'
 import { loadOptional } from './lib/optional.js'
-import type { SessionStore } from './lib/session-store.js'
+import type { SessionStore } from './lib/stores/session-store.js'
 import type { AnyTool } from './lib/tool.js'
 import authPlugin, { type AuthenticateHook } from './plugins/auth.js'
 import metricsPlugin from './plugins/metrics.js'
@@ -80,13 +80,13 @@ export const options: FastifyServerOptions & { accessLog: boolean, env: boolean 
   trustProxy: false,
   logger: loggerOptions,
   // SSE streams are long-lived; only the request (headers + body) has a deadline (REQUEST_TIMEOUT_MS,
-  // set with the header deadline and how often Node checks them in lib/connections.ts).
+  // set with the header deadline and how often Node checks them in lib/http/connections.ts).
   // One access-log line per request (written by the app, see `accessLog`) instead of Fastify's two.
   logController: new LogController({ disableRequestLogging: true }),
   // fastify-cli hands these options to the root plugin too: this turns the app's own line on.
   accessLog: true,
   // An idle keep-alive socket is closed after 10 s (headers must arrive within 10 s too: see
-  // lib/connections.ts).
+  // lib/http/connections.ts).
   keepAliveTimeout: 10_000
 }
 

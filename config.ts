@@ -1,9 +1,9 @@
 import { Value } from '@sinclair/typebox/value'
 import { AppOptionsSchema, type AppConfig } from './schemas/options.js'
-import { algorithmsFor } from './lib/jwt-algorithms.js'
+import { algorithmsFor } from './lib/security/jwt-algorithms.js'
 import { ConfigError } from './lib/errors.js'
-import { parseOrigin, parsePublicUrl } from './lib/origin.js'
-import { isCidr } from './lib/connections.js'
+import { parseOrigin, parsePublicUrl } from './lib/security/origin.js'
+import { isCidr } from './lib/http/connections.js'
 
 type Section = keyof AppConfig
 type Parse = 'string' | 'secret' | 'int' | 'bool' | 'list' | 'url'

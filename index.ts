@@ -6,6 +6,6 @@ export { definePrompt, type PromptDefinition, type AnyPrompt } from './lib/promp
 export type * from './lib/mcp/types.js'
 export type { Principal, HostPrincipal, AuthenticateHook } from './plugins/auth.js'
 export type { DataPulseHandle } from './plugins/handle.js'
-export type { SessionStore, StoredEvent } from './lib/session-store.js'
+export type { SessionStore, StoredEvent } from './lib/stores/session-store.js'
 export { configFromEnv, resolveConfig, ConfigError } from './config.js'
 export type { AppConfig } from './schemas/options.js'

@@ -4,7 +4,7 @@ import azureFunctions, { type HttpRequest, type HttpResponseInit, type Invocatio
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Agent, request } from 'undici'
 import dataPulse, { options as serverOptions, type DataPulseOptions } from '../app.js'
-import { loggerOptions } from '../lib/log.js'
+import { loggerOptions } from '../lib/logging/log.js'
 
 export interface AzureAdapterOptions extends DataPulseOptions {
   /** Azure's route prefix (host.json extensions.http.routePrefix), stripped before routing. */

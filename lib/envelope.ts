@@ -1,8 +1,8 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { ToolError } from './tool.js'
 import { createCallContext } from './mcp/context.js'
-import type { Principal } from '../plugins/auth.js'
-import type { CallHandle } from '../plugins/calls.js'
+import type { Principal } from './security/principal.js'
+import type { CallHandle } from './calls.js'
 import type { ErrorFrame, MCPRequest, MCPResponse } from '../schemas/envelope.js'
 
 export function errorFrame (requestId: string | null, code: string, error: string): string {

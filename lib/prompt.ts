@@ -21,3 +21,8 @@ export type AnyPrompt = PromptDefinition<TObject>
 export function definePrompt<S extends TObject> (definition: PromptDefinition<S>): PromptDefinition<S> {
   return definition
 }
+
+/** A prompt's arguments failed its schema, or the prompt does not exist. */
+export class PromptError extends Error {
+  override name = 'PromptError'
+}

@@ -83,3 +83,9 @@ export function toContents (uri: string, mimeType: string | undefined, value: Re
   if (Array.isArray(value)) return value
   return [{ ...base, ...value }]
 }
+
+/** Thrown for a URI no resource or template serves; each era maps it to its own error. */
+export class ResourceNotFound extends Error {
+  override name = 'ResourceNotFound'
+  constructor (readonly uri: string) { super(`resource not found: ${uri.length > 200 ? `${uri.slice(0, 200)}…` : uri}`) }
+}

@@ -1,6 +1,6 @@
 import type { Static, TObject } from '@sinclair/typebox'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Principal } from '../plugins/auth.js'
+import type { Principal } from './security/principal.js'
 import type { ElicitParams, ElicitResult, Icon, LogLevel, RootsResult, SampleParams, SampleResult } from './mcp/types.js'
 
 /**

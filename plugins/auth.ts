@@ -1,39 +1,17 @@
 import { hash } from 'node:crypto'
 import fp from 'fastify-plugin'
 import { createVerifier, TokenError } from 'fast-jwt'
-import { algorithmsFor, ASYMMETRIC_ALGORITHMS } from '../lib/jwt-algorithms.js'
+import { algorithmsFor, ASYMMETRIC_ALGORITHMS } from '../lib/security/jwt-algorithms.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../lib/errors.js'
 import { ConfigError } from '../lib/errors.js'
-import { createJwks, KeysUnavailableError, UnknownKeyError } from '../lib/jwks.js'
-import { publicBase } from '../lib/origin.js'
+import { createJwks, KeysUnavailableError, UnknownKeyError } from '../lib/security/jwks.js'
+import { publicBase } from '../lib/security/origin.js'
 import type { AuthOptions } from '../schemas/options.js'
+import { DEFAULT_TOKEN, localTokenAllowed, type AuthenticateHook, type HostPrincipal, type Principal } from '../lib/security/principal.js'
 
-/** Who is calling. Sessions are bound to `id`. */
-export interface Principal {
-  id: string
-  /** local: the shared token (holds every scope); jwt: our JWT check; host: the host's authenticate hook. */
-  kind: 'local' | 'jwt' | 'host'
-  /** The token's `sub`, for JWT principals. */
-  subject?: string
-  scopes: string[]
-  /** When the credential expires (JWT exp, ms since the epoch); streams end then. */
-  expiresAt?: number
-}
-
-/** What a host's `authenticate` hook returns for a caller it knows: at least an id. */
-export interface HostPrincipal {
-  id: string
-  scopes?: string[]
-  /** ms since the epoch, or a Date: streams the caller opened end then. */
-  expiresAt?: number | Date
-}
-
-/**
- * The host app decides who calls: a principal, or null for 401 (with the usual WWW-Authenticate).
- * It replaces the token and JWT checks; sessions, scopes and budgets then follow its principals.
- */
-export type AuthenticateHook = (request: FastifyRequest) => HostPrincipal | null | undefined | Promise<HostPrincipal | null | undefined>
+export type { AuthenticateHook, HostPrincipal, Principal } from '../lib/security/principal.js'
+export { DEFAULT_TOKEN, localTokenAllowed } from '../lib/security/principal.js'
 
 export interface AuthPluginOptions {
   auth: AuthOptions
@@ -86,13 +64,6 @@ const TOKEN_ERRORS: Record<string, string> = {
   FAST_JWT_INVALID_TYPE: 'token is malformed'
 }
 
-/** The well-known token the server falls back to; never good enough beyond this machine. */
-export const DEFAULT_TOKEN = 'secret_token'
-
-/** Whether the local Bearer token is accepted: by default only when no JWT mode is configured. */
-export function localTokenAllowed (opts: AuthOptions): boolean {
-  return opts.allowLocalBearer ?? !(opts.jwtKey || opts.jwtIssuer)
-}
 
 export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string, hook?: AuthenticateHook) {
   // Hash both sides so the comparison is constant-time whatever the token's length.

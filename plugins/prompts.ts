@@ -3,15 +3,13 @@ import { Kind, type TObject } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { Value } from '@sinclair/typebox/value'
 import type { FastifyInstance } from 'fastify'
-import type { AnyPrompt } from '../lib/prompt.js'
+import { PromptError, type AnyPrompt } from '../lib/prompt.js'
+
+export { PromptError } from '../lib/prompt.js'
 import type { ToolContext } from '../lib/tool.js'
 import type { PromptMessage } from '../lib/mcp/types.js'
 import { minTtl } from './resources.js'
 
-/** A prompt's arguments failed its schema, or the prompt does not exist. */
-export class PromptError extends Error {
-  override name = 'PromptError'
-}
 
 interface Registered {
   def: AnyPrompt

@@ -1,6 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { compileTemplate, toContents, type ResourceDefinition, type ResourceTemplateDefinition } from '../lib/resource.js'
+import { compileTemplate, ResourceNotFound, toContents, type ResourceDefinition, type ResourceTemplateDefinition } from '../lib/resource.js'
+
+export { ResourceNotFound } from '../lib/resource.js'
 import type { ToolContext } from '../lib/tool.js'
 import type { ResourceContents } from '../lib/mcp/types.js'
 
@@ -24,11 +26,6 @@ function checkCommon (kind: string, id: string, def: { name?: unknown, read?: un
   if (typeof def.read !== 'function') throw new Error(`${kind} "${id}" needs a read function`)
 }
 
-/** Thrown for a URI no resource or template serves; each era maps it to its own error. */
-export class ResourceNotFound extends Error {
-  override name = 'ResourceNotFound'
-  constructor (readonly uri: string) { super(`resource not found: ${uri.length > 200 ? `${uri.slice(0, 200)}…` : uri}`) }
-}
 
 /** Static resources and URI templates: what `resources/*` lists and reads. */
 export function createResourceRegistry () {

@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { loadOptional } from '../lib/optional.js'
-import { createMemoryStore } from '../lib/memory-store.js'
-import type { SessionStore } from '../lib/session-store.js'
+import { createMemoryStore } from '../lib/stores/memory-store.js'
+import type { SessionStore } from '../lib/stores/session-store.js'
 import type { SessionOptions } from '../schemas/options.js'
 
 export interface SessionsPluginOptions {
@@ -21,7 +21,7 @@ async function createStore (opts: SessionOptions, fastify: FastifyInstance): Pro
   if (!opts.redisUrl && opts.redisClusterNodes.length === 0) return createMemoryStore(opts)
   // Loaded only when configured, so the in-memory default does not need a Redis client installed.
   await loadOptional('redis', 'a Redis store (REDIS_URL, REDIS_CLUSTER_NODES)')
-  const { createRedisStore } = await import('../lib/redis-store.js')
+  const { createRedisStore } = await import('../lib/stores/redis-store.js')
   return createRedisStore(opts, fastify.log)
 }
 

@@ -2,8 +2,8 @@ import type { ServerResponse } from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify'
 import { AppError } from '../lib/errors.js'
-import { formatEvent, startSse, waitForDrain, type SseEvent } from '../lib/sse.js'
-import type { NewEvent, SessionStore } from '../lib/session-store.js'
+import { END_EVENT, formatEvent, startSse, waitForDrain, type SseEvent } from '../lib/http/sse.js'
+import type { NewEvent, SessionStore } from '../lib/stores/session-store.js'
 import type { SseOptions } from '../schemas/options.js'
 
 export interface ServeOptions {
@@ -28,11 +28,7 @@ export interface ServeOptions {
   expiresAt?: number
 }
 
-/** A well-formed event id: the memory store's `n` or Redis' `ms-seq`. */
-export const EVENT_ID = /^\d{1,16}(-\d{1,16})?$/
-
-/** An event that ends the stream reading it (a request's stream after its response); never written. */
-export const END_EVENT = 'datapulse:end'
+export { END_EVENT, EVENT_ID } from '../lib/http/sse.js'
 
 interface LiveStream {
   sessionId: string

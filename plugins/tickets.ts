@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { AppError } from '../lib/errors.js'
-import type { SessionStore } from '../lib/session-store.js'
+import type { SessionStore } from '../lib/stores/session-store.js'
 import type { Principal } from './auth.js'
 
 /**

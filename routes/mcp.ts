@@ -1,4 +1,4 @@
-import { lazyChild } from '../lib/log.js'
+import { lazyChild } from '../lib/logging/log.js'
 import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { acceptClientMessage, initializeSession, mcpGapNotice, progressTokenOf, sessionScope } from '../lib/mcp/session.js'

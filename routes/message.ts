@@ -1,4 +1,4 @@
-import { lazyChild } from '../lib/log.js'
+import { lazyChild } from '../lib/logging/log.js'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { AppError } from '../lib/errors.js'
 import { RATE_LIMITED } from '../plugins/rate-limit.js'

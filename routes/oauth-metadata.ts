@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
-import { publicBase } from '../lib/origin.js'
+import { publicBase } from '../lib/security/origin.js'
 import { RESOURCE_METADATA_PATH } from '../plugins/auth.js'
 
 /**

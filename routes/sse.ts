@@ -1,4 +1,4 @@
-import { lazyChild } from '../lib/log.js'
+import { lazyChild } from '../lib/logging/log.js'
 import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
 import { AppError } from '../lib/errors.js'

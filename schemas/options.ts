@@ -32,7 +32,7 @@ export const SessionOptionsSchema = Type.Object({
   // 0: sized to the heap, at least 10,000 (plugins/sessions.ts autoMaxSessions).
   maxSessions: Type.Integer({ minimum: 0, default: 0 }),
   // Session counts bound memory, not clients: at a cap the least recently used idle session
-  // makes room (lib/memory-store.ts evictOne). A principal's own cap (0: none beyond maxSessions)
+  // makes room (lib/stores/memory-store.ts evictOne). A principal's own cap (0: none beyond maxSessions)
   // keeps one tenant from evicting the others' sessions; with one shared token it would be the
   // whole server's. When a principal's retained frames pass its byte budget, or all sessions pass
   // the server's, the oldest frames of the session being written are dropped (frames_dropped).

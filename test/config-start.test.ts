@@ -32,8 +32,8 @@ const cases: Array<[Record<string, string>, RegExp]> = [
 ]
 
 t.test('a bad setting stops `npm start` with one line naming the variable', async (t) => {
-  // `npm start` is build, then dist/lib/check-config.js, then fastify start.
-  const results = await Promise.all(cases.map(([env]) => run(['dist/lib/check-config.js'], env)))
+  // `npm start` is build, then dist/bin/check-config.js, then fastify start.
+  const results = await Promise.all(cases.map(([env]) => run(['dist/bin/check-config.js'], env)))
   cases.forEach(([env, message], i) => {
     const { code, output } = results[i]
     const what = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')
@@ -41,9 +41,9 @@ t.test('a bad setting stops `npm start` with one line naming the variable', asyn
     t.match(output, message, `${what}: names the variable and what is allowed`)
     t.equal(output.trim().split('\n').length, 1, `${what}: in one line, no stack trace`)
   })
-  const fine = await run(['dist/lib/check-config.js'], { LOCAL_BEARER_TOKEN: 'ok', PORT: '8123' })
+  const fine = await run(['dist/bin/check-config.js'], { LOCAL_BEARER_TOKEN: 'ok', PORT: '8123' })
   t.equal(fine.code, 0, 'good settings pass the check')
-  const exposed = await run(['dist/lib/check-config.js'], { LOCAL_BEARER_TOKEN: 'a-token-of-my-own', HOST: '0.0.0.0', NODE_ENV: 'production', LOG_LEVEL: 'warn' })
+  const exposed = await run(['dist/bin/check-config.js'], { LOCAL_BEARER_TOKEN: 'a-token-of-my-own', HOST: '0.0.0.0', NODE_ENV: 'production', LOG_LEVEL: 'warn' })
   t.equal(exposed.code, 0, 'with a token of its own it may listen anywhere, in production')
 })
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { EventLog } from '../lib/event-log.js'
+import { EventLog } from '../lib/stores/event-log.js'
 
 /** Every retained event as [seq, data, event, stream]. */
 function contents (log: EventLog): Array<[number, string, string | undefined, string]> {

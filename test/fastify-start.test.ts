@@ -26,7 +26,7 @@ async function run (args: string[]) {
     if ((await request('GET', `${base}/health`).then((r) => r.status, () => 0)) === 200) break
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
-  // The log is written in batches (lib/log-destination.ts), so a line can arrive up to LOG_FLUSH_MS late.
+  // The log is written in batches (lib/logging/log-destination.ts), so a line can arrive up to LOG_FLUSH_MS late.
   async function logged (pattern: RegExp): Promise<string> {
     for (let i = 0; i < 50 && !pattern.test(output); i++) await new Promise((resolve) => setTimeout(resolve, 100))
     return output

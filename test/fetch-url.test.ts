@@ -1,7 +1,7 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { blockedReason } from '../lib/ssrf-guard.js'
+import { blockedReason } from '../lib/security/ssrf-guard.js'
 import { resolveConfig } from '../config.js'
 import type { FetchUrlOptions } from '../schemas/options.js'
 import { createFetchUrlTool, type FetchUrlResult } from '../tools/fetch-url.js'

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import http from 'node:http'
 import t from 'tap'
-import { createMemoryStore } from '../lib/memory-store.js'
+import { createMemoryStore } from '../lib/stores/memory-store.js'
 import { resolveConfig } from '../config.js'
 import { AUTH, SseClient, freePort, request, startApp } from './helper.js'
 import { eachStore } from './stores.js'

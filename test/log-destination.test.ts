@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import pino from 'pino'
 import t from 'tap'
-import { BatchedDestination, LOG_FLUSH_MS } from '../lib/log-destination.js'
+import { BatchedDestination, LOG_FLUSH_MS } from '../lib/logging/log-destination.js'
 
 const run = promisify(execFile)
 
@@ -48,7 +48,7 @@ t.test('a fatal line is on disk when the logger returns', async (t) => {
 
 t.test('lines still buffered when the process exits are written', async (t) => {
   const file = scratch(t)
-  const module = new URL('../dist/lib/log-destination.js', import.meta.url).href
+  const module = new URL('../dist/lib/logging/log-destination.js', import.meta.url).href
   const script = `
     import pino from 'pino'
     import { BatchedDestination } from '${module}'

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream'
 import pino from 'pino'
 import t from 'tap'
-import { LazyLogger, lazyChild, lazyChildLoggerFactory } from '../lib/log.js'
+import { LazyLogger, lazyChild, lazyChildLoggerFactory } from '../lib/logging/log.js'
 
 /** A pino logger writing into an array, with a fixed time so lines compare equal. */
 function capture (level = 'info') {

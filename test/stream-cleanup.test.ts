@@ -1,7 +1,7 @@
 import t from 'tap'
-import { createMemoryStore } from '../lib/memory-store.js'
+import { createMemoryStore } from '../lib/stores/memory-store.js'
 import { resolveConfig } from '../config.js'
-import type { SessionStore } from '../lib/session-store.js'
+import type { SessionStore } from '../lib/stores/session-store.js'
 import { SseClient, post, request, startApp } from './helper.js'
 
 t.test('opening and closing 1000 streams leaves no listener, watcher or timer behind', async (t) => {

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import type { Agent } from 'undici'
-import { BlockedDestinationError, createGuardedAgent } from '../lib/ssrf-guard.js'
+import { BlockedDestinationError, createGuardedAgent } from '../lib/security/ssrf-guard.js'
 import { defineTool, ToolError } from '../lib/tool.js'
 import type { FetchUrlOptions } from '../schemas/options.js'
 
@@ -89,7 +89,7 @@ function createGate (max: number) {
 
 /**
  * fetch_url: the server fetches a URL for the client, so every hop is checked against the
- * private-address block (lib/ssrf-guard.ts) and bounded in time, bytes and redirects.
+ * private-address block (lib/security/ssrf-guard.ts) and bounded in time, bytes and redirects.
  */
 export function createFetchUrlTool (opts: FetchUrlOptions) {
   let agent: Agent | undefined

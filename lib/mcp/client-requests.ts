@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { SessionStore } from '../session-store.js'
+import type { SessionStore } from '../stores/session-store.js'
 import { ErrorCodes } from '../../schemas/jsonrpc.js'
 import { RpcError, isObject } from './rpc.js'
 

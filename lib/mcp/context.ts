@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import type { Principal } from '../../plugins/auth.js'
+import type { Principal } from '../security/principal.js'
 import { Lifeline } from '../lifeline.js'
 import type { AskOptions, ToolContext } from '../tool.js'
 import { elicitationProblem } from './elicit-check.js'

@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify'
-import type { SessionStore } from '../session-store.js'
-import { startSse } from '../sse.js'
+import type { SessionStore } from '../stores/session-store.js'
+import { startSse } from '../http/sse.js'
 import { isObject, rpcError, RpcError } from './rpc.js'
 import type { JsonRpcId } from '../../schemas/jsonrpc.js'
 import { ErrorCodes } from '../../schemas/jsonrpc.js'

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import { END_EVENT } from '../../plugins/streams.js'
+import { END_EVENT } from '../http/sse.js'
 import type { JsonRpcResponse } from '../../schemas/jsonrpc.js'
 import { ErrorCodes } from '../../schemas/jsonrpc.js'
 import type { Channel } from './context.js'

@@ -2,7 +2,7 @@
 // and reports a bad setting as one line (variable, value, what is allowed) with exit code 1,
 // before anything binds a port.
 import { configFromEnv, ConfigError, resolveConfig } from '../config.js'
-import { DEFAULT_TOKEN, localTokenAllowed } from '../plugins/auth.js'
+import { DEFAULT_TOKEN, localTokenAllowed } from '../lib/security/principal.js'
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/

@@ -1,10 +1,10 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { createHash, randomBytes } from 'node:crypto'
-import { AppError } from './errors.js'
+import { AppError } from '../errors.js'
 import { ACK, EVICT, HIT, OPEN, PUBLISH, READ, TAKE, TOUCH } from './redis-scripts.js'
 import { connectRedis } from './redis-connect.js'
 import { sessionCap, type ReadResult, type SessionStore, type StoredEvent } from './session-store.js'
-import type { SessionOptions } from '../schemas/options.js'
+import type { SessionOptions } from '../../schemas/options.js'
 
 const STREAM_ID = /^\d+(-\d+)?$/
 

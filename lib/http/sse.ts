@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
-import { accessLine, redactUrl } from './log.js'
+import { accessLine, redactUrl } from '../logging/log.js'
 
 export interface SseEvent {
   id?: string
@@ -65,3 +65,9 @@ export function waitForDrain (raw: ServerResponse, timeoutMs: number): Promise<b
     raw.on('close', onClose)
   })
 }
+
+/** A well-formed event id: the memory store's `n` or Redis' `ms-seq`. */
+export const EVENT_ID = /^\d{1,16}(-\d{1,16})?$/
+
+/** An event that ends the stream reading it (a request's stream after its response); never written. */
+export const END_EVENT = 'datapulse:end'

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { createClient, createCluster } from 'redis'
-import type { SessionOptions } from '../schemas/options.js'
+import type { SessionOptions } from '../../schemas/options.js'
 
 // At start an unreachable Redis is fatal (no silent fallback to memory); later, keep trying.
 const reconnect = (state: { connected: boolean }) => (retries: number, cause: Error) =>

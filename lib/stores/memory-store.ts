@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { getHeapStatistics } from 'node:v8'
-import { AppError } from './errors.js'
+import { AppError } from '../errors.js'
 import { EventLog } from './event-log.js'
 import { sessionCap, type NewEvent, type ReadResult, type SessionInfo, type SessionStore, type StoredEvent, type StoreStats } from './session-store.js'
-import type { SessionOptions } from '../schemas/options.js'
+import type { SessionOptions } from '../../schemas/options.js'
 
 interface Session extends SessionInfo {
   log: EventLog
