@@ -1,12 +1,9 @@
-import { STATUS_CODES } from 'node:http'
-import { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { configFromEnv, resolveConfig, type PartialConfig } from './config.js'
-import { AppError, ConfigError } from './lib/errors.js'
-import { accessLine, lazyChildLoggerFactory, loggerOptions, redactUrl } from './lib/logging/log.js'
-import { createRequestGuard, parseOrigin } from './lib/security/origin.js'
-import { limitConnections } from './lib/http/connections.js'
-import { loadOptional } from './lib/optional.js'
+import { ConfigError } from './lib/errors.js'
+import { loggerOptions } from './lib/logging/log.js'
+import { setupHttp } from './lib/http/setup.js'
 import type { SessionStore } from './lib/stores/session-store.js'
 import type { AnyTool } from './lib/tool.js'
 import authPlugin, { type AuthenticateHook } from './plugins/auth.js'
@@ -90,25 +87,6 @@ export const options: FastifyServerOptions & { accessLog: boolean, env: boolean 
   keepAliveTimeout: 10_000
 }
 
-// Fastify's own 4xx errors (bad JSON, body too large…) get the same stable codes as ours.
-const CLIENT_ERROR_CODES: Record<number, string> = {
-  400: 'invalid_request',
-  404: 'not_found',
-  413: 'body_too_large',
-  415: 'unsupported_media_type',
-  429: 'rate_limited'
-}
-
-function errorBody (statusCode: number, code: string, message: string) {
-  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', code, message }
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Whether the app writes its own access-log lines (see DataPulseOptions.accessLog). */
-    accessLog: boolean
-  }
-}
 
 const BIND_HANDLE = Symbol('datapulse.bindHandle')
 type AppOptions = DataPulseOptions & { [BIND_HANDLE]?: (app: FastifyInstance) => void }
@@ -158,77 +136,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
   }
   const config = resolveConfig(env ? configFromEnv() : {}, known)
 
-  if (config.http.corsOrigins.length > 0) {
-    const { default: cors } = await loadOptional<typeof import('@fastify/cors')>('@fastify/cors', 'CORS_ORIGINS (http.corsOrigins)')
-    await fastify.register(cors, {
-      origin: config.http.corsOrigins,
-      allowedHeaders: ['authorization', 'content-type', 'last-event-id', 'mcp-session-id', 'mcp-protocol-version'],
-      exposedHeaders: ['mcp-session-id', 'www-authenticate', 'retry-after'],
-      methods: ['GET', 'POST', 'DELETE'],
-      maxAge: 600
-    })
-  }
-
-  fastify.setErrorHandler((err: FastifyError | AppError, request, reply) => {
-    // Refused before its body was read (401, 413, 429…): the rest of the body is not waited for.
-    if (!request.raw.complete) reply.header('connection', 'close')
-    if (err instanceof AppError) {
-      if (err.statusCode === 403) request.log.warn({ code: err.code, principal: request.principal?.id }, err.message)
-      return reply.code(err.statusCode).headers(err.headers).send(errorBody(err.statusCode, err.code, err.message))
-    }
-    if ('validation' in err && err.validation) {
-      return reply.code(400).send(errorBody(400, 'invalid_request', err.message))
-    }
-    const status = err.statusCode ?? 500
-    if (status >= 500) {
-      request.log.error({ err }, 'request failed')
-      return reply.code(status).send(errorBody(status, 'internal_error', 'internal server error'))
-    }
-    return reply.code(status).send(errorBody(status, CLIENT_ERROR_CODES[status] ?? 'bad_request', err.message))
-  })
-  fastify.setNotFoundHandler((request, reply) => {
-    reply.code(404).send(errorBody(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`))
-  })
-
-  limitConnections(fastify, {
-    max: config.http.maxConnections,
-    perIp: config.http.maxConnectionsPerIp,
-    exempt: config.http.connectionLimitExempt,
-    requestTimeoutMs: config.http.requestTimeoutMs
-  })
-
-  // With Fastify's own request logging off (as `npm start` runs it), one line per request:
-  // method, redacted URL, status and time. A host that keeps Fastify's lines is not logged twice.
-  fastify.decorate('accessLog', accessLog)
-  // Our routes' request loggers are made when first used (most requests only write the access line).
-  fastify.setChildLoggerFactory(lazyChildLoggerFactory)
-  if (accessLog) {
-    fastify.addHook('onResponse', (request, reply, done) => {
-      accessLine(request.log, { method: request.method, url: redactUrl(request.url), statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
-      done()
-    })
-  }
-
-  // Request lines of our routes go through our serializer whatever logger the host configured
-  // (fastify start without -o, an embedding app): ticket values never reach a log.
-  fastify.addHook('onRoute', (route) => {
-    route.logSerializers = { req: loggerOptions.serializers.req, ...route.logSerializers }
-  })
-
-  // DNS-rebinding protection on every route of the app (not on a host app's own routes).
+  await setupHttp(fastify, config, accessLog)
   const publicUrl = config.http.publicUrl
-  fastify.addHook('onRequest', createRequestGuard({
-    publicUrl,
-    allowedHosts: config.http.allowedHosts,
-    allowedOrigins: [
-      ...config.http.allowedOrigins.map((o) => parseOrigin(o, 'ALLOWED_ORIGINS')),
-      ...config.http.corsOrigins.map((o) => parseOrigin(o, 'CORS_ORIGINS'))
-    ]
-  }))
-
-  // curl -d sends form encoding by default; envelope bodies are JSON whatever the label says.
-  fastify.addContentTypeParser(['text/plain', 'application/x-www-form-urlencoded'], { parseAs: 'string' },
-    fastify.getDefaultJsonParser('error', 'error'))
 
   const builtins: AnyTool[] = builtinTools ? [getTime, createFetchUrlTool(config.fetchUrl)] : []
   await fastify.register(authPlugin, { auth: config.auth, authenticate, publicUrl, behindProxy })

@@ -1,14 +1,14 @@
-import { hash } from 'node:crypto'
 import fp from 'fastify-plugin'
 import { createVerifier, TokenError } from 'fast-jwt'
 import { algorithmsFor, ASYMMETRIC_ALGORITHMS } from '../lib/security/jwt-algorithms.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../lib/errors.js'
-import { ConfigError } from '../lib/errors.js'
 import { createJwks, KeysUnavailableError, UnknownKeyError } from '../lib/security/jwks.js'
 import { publicBase } from '../lib/security/origin.js'
+import { guardDefaultToken } from '../lib/security/default-token.js'
+import { digest, sameDigest, scopesOf, TOKEN_ERRORS } from '../lib/security/tokens.js'
 import type { AuthOptions } from '../schemas/options.js'
-import { DEFAULT_TOKEN, localTokenAllowed, type AuthenticateHook, type HostPrincipal, type Principal } from '../lib/security/principal.js'
+import { localTokenAllowed, type AuthenticateHook, type HostPrincipal, type Principal } from '../lib/security/principal.js'
 
 export type { AuthenticateHook, HostPrincipal, Principal } from '../lib/security/principal.js'
 export { DEFAULT_TOKEN, localTokenAllowed } from '../lib/security/principal.js'
@@ -31,39 +31,6 @@ function isLoopback (address: string | undefined): boolean {
 }
 
 export const RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource'
-
-// The digest as a 32-character string: a Buffer (an ArrayBuffer per request) cost more
-// than the hash itself under load.
-function digest (value: string): string {
-  return hash('sha256', value, 'binary') // 'binary' is latin1: one character per byte
-}
-
-/** Compares two digests in constant time: every character is looked at, whatever differs. */
-function sameDigest (a: string, b: string): boolean {
-  let diff = a.length ^ b.length
-  for (let i = 0; i < b.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i)
-  return diff === 0
-}
-
-function scopesOf (payload: Record<string, unknown>): string[] {
-  if (typeof payload.scope === 'string') return payload.scope.split(' ').filter(Boolean)
-  if (Array.isArray(payload.scp)) return payload.scp.filter((s): s is string => typeof s === 'string')
-  return []
-}
-
-// fast-jwt's codes, in words a client can act on.
-const TOKEN_ERRORS: Record<string, string> = {
-  FAST_JWT_EXPIRED: 'token has expired',
-  FAST_JWT_INACTIVE: 'token is not valid yet (nbf)',
-  FAST_JWT_MISSING_REQUIRED_CLAIM: 'token lacks a required claim (exp, sub)',
-  FAST_JWT_INVALID_ALGORITHM: 'token algorithm is not allowed for this key',
-  FAST_JWT_INVALID_SIGNATURE: 'token signature is invalid',
-  FAST_JWT_MALFORMED: 'token is malformed',
-  FAST_JWT_INVALID_CLAIM_VALUE: 'token issuer or audience is not accepted',
-  FAST_JWT_MISSING_SIGNATURE: 'token is not signed',
-  FAST_JWT_INVALID_TYPE: 'token is malformed'
-}
-
 
 export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string, hook?: AuthenticateHook) {
   // Hash both sides so the comparison is constant-time whatever the token's length.
@@ -233,38 +200,6 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null
   }
-}
-
-function loopback (address: string): boolean {
-  return address === 'localhost' || address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.')
-}
-
-/**
- * The default token is for trying the server on this machine. In production it refuses to start;
- * anywhere it is announced loudly; and a server that listens beyond loopback with it is closed.
- */
-function guardDefaultToken (fastify: FastifyInstance, opts: AuthOptions, behindProxy: boolean): void {
-  if (behindProxy && opts.anonymous) {
-    throw new ConfigError('AUTH_ANONYMOUS_LOOPBACK (auth.anonymous) cannot be used behind a proxy or on Azure: every request arrives from loopback there')
-  }
-  if (!localTokenAllowed(opts) || opts.bearerToken !== DEFAULT_TOKEN) return
-  if (behindProxy) {
-    throw new ConfigError(`LOCAL_BEARER_TOKEN (auth.bearerToken) is the well-known default "${DEFAULT_TOKEN}", and this app is reached through a proxy or a platform: set your own token or configure JWT_KEY/JWT_ISSUER`)
-  }
-  if (process.env.NODE_ENV === 'production') {
-    throw new ConfigError(`LOCAL_BEARER_TOKEN is the well-known default "${DEFAULT_TOKEN}" and NODE_ENV=production: set your own token or configure JWT_KEY/JWT_ISSUER`)
-  }
-  fastify.addHook('onReady', async () => {
-    fastify.log.warn(`LOCAL_BEARER_TOKEN is the well-known default "${DEFAULT_TOKEN}": anyone who can reach this server can use it. Set LOCAL_BEARER_TOKEN or configure JWT before exposing it.`)
-  })
-  fastify.addHook('onListen', async () => {
-    const address = fastify.server.address()
-    const host = typeof address === 'object' && address ? address.address : 'localhost'
-    if (loopback(host)) return
-    fastify.log.fatal(`refusing to serve on ${host} with the default LOCAL_BEARER_TOKEN "${DEFAULT_TOKEN}": set LOCAL_BEARER_TOKEN (or JWT_KEY/JWT_ISSUER), or listen on 127.0.0.1`)
-    process.exitCode = 1
-    await fastify.close()
-  })
 }
 
 export default fp(async function authPlugin (fastify: FastifyInstance, opts: AuthPluginOptions) {

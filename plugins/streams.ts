@@ -3,7 +3,8 @@ import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify'
 import { AppError } from '../lib/errors.js'
 import { END_EVENT, formatEvent, startSse, waitForDrain, type SseEvent } from '../lib/http/sse.js'
-import type { NewEvent, SessionStore } from '../lib/stores/session-store.js'
+import type { SessionStore } from '../lib/stores/session-store.js'
+import { createDeliver } from '../lib/http/deliver.js'
 import type { SseOptions } from '../schemas/options.js'
 
 export interface ServeOptions {
@@ -206,37 +207,7 @@ export function createStreams (
     })
   }
 
-  /**
-   * Publishes what answers an accepted request. A store outage is waited out (bounded backoff,
-   * up to `resultRetryMs`), since streams wait it out too; a result that still cannot be stored
-   * ends the session's streams on this instance, so the client reconnects and knows the request
-   * failed instead of waiting on a stream that only pings. The event's id, or null when it was not stored.
-   */
-  async function deliver (sessionId: string, event: NewEvent, requestLog: FastifyBaseLogger = log): Promise<string | null> {
-    const deadline = Date.now() + opts.resultRetryMs
-    let delay = 50
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const id = await store.publish(sessionId, event)
-        if (attempt > 0) requestLog.info({ sessionId, attempts: attempt + 1 }, 'response stored after the session store came back')
-        return id
-      } catch (err) {
-        // The session ended (deleted, expired, its HTTP+SSE stream closed): nobody is left to read it.
-        if (err instanceof AppError && err.statusCode === 404) {
-          requestLog.debug({ sessionId }, 'session ended before its response was ready; response dropped')
-          return null
-        }
-        if (closing || Date.now() + delay > deadline) {
-          requestLog.error({ err, sessionId }, 'could not store a response; ending the session\'s streams so its client retries')
-          endSession(sessionId, 'a response could not be stored; retry the request')
-          return null
-        }
-        if (attempt === 0) requestLog.warn({ err, sessionId }, 'session store unavailable; retrying a response')
-        await new Promise((resolve) => setTimeout(resolve, delay))
-        delay = Math.min(delay * 2, 1000)
-      }
-    }
-  }
+  const deliver = createDeliver(store, opts.resultRetryMs, log, () => closing, endSession)
 
   function endSession (sessionId: string, comment?: string): void {
     for (const s of [...live.values()]) if (s.sessionId === sessionId) s.end(comment)

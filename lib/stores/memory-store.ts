@@ -1,35 +1,17 @@
-import { randomBytes } from 'node:crypto'
 import { getHeapStatistics } from 'node:v8'
 import { AppError } from '../errors.js'
 import { EventLog } from './event-log.js'
-import { sessionCap, type NewEvent, type ReadResult, type SessionInfo, type SessionStore, type StoredEvent, type StoreStats } from './session-store.js'
+import { createMemoryShared } from './memory-shared.js'
+import { pickIdle, type Session } from './memory-lru.js'
+import { sessionCap, type NewEvent, type ReadResult, type SessionStore, type StoredEvent, type StoreStats } from './session-store.js'
 import type { SessionOptions } from '../../schemas/options.js'
-
-interface Session extends SessionInfo {
-  log: EventLog
-  cursor: number
-  lastActive: number
-  watchers: Set<() => void>
-  values: Map<string, string>
-  /** Whether delivered events are kept for a reconnecting reader (see OpenOptions.replay). */
-  replay: boolean
-  /** Calls in flight (see SessionStore.pin). */
-  pins: number
-  /** When the session last moved to the recently used end (see touch). */
-  orderedAt: number
-}
-
-/** How many of the least recently used sessions one eviction looks at before it gives up. */
-const EVICTION_SCAN = 64
 
 /** The embedded default: sessions and their bounded logs in this process's memory. */
 export function createMemoryStore (opts: SessionOptions): SessionStore {
   const sessions = new Map<string, Session>()
   const ttlMs = opts.ttlSeconds * 1000
-  const topics = new Map<string, Set<string>>()
-  const listeners = new Set<(message: string) => void>()
-  const secret = randomBytes(32).toString('base64url')
-  const counters = new Map<string, { count: number, resetAt: number }>()
+  // Topics, counters, broadcast and the shared secret: what a store holds besides sessions.
+  const shared = createMemoryShared((id) => live(id) !== undefined)
   // Retained bytes, per principal and in all: the bounds that keep one client from taking the heap.
   // `ids` is the owner's sessions, least recently used first, like `sessions` for the server.
   const owners = new Map<string, { sessions: number, bytes: number, ids: Set<string> }>()
@@ -63,30 +45,11 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
     ids?.add(s.id)
   }
 
-  const undelivered = (s: Session) => s.log.next - 1 > Math.max(s.cursor, s.log.first - 1)
-
-  /**
-   * Makes room by removing the least recently used session among `order` that nobody uses: no
-   * reader, no call in flight; one with undelivered frames only if no cleaner one is near the
-   * front (its client has not come back for the longest). False when every candidate is in use.
-   */
   function evictOne (order: Iterable<string>): boolean {
-    let fallback: Session | undefined
-    let scanned = 0
-    const busy: Session[] = []
-    for (const id of order) {
-      if (++scanned > EVICTION_SCAN) break
-      const s = sessions.get(id)
-      if (!s) continue
-      if (s.watchers.size > 0 || s.pins > 0) busy.push(s)
-      else if (!undelivered(s)) { fallback = s; break } else fallback ??= s
-    }
-    // Sessions in use go to the back, so the next eviction does not look at them again first.
-    const now = Date.now()
-    for (const s of busy) { s.orderedAt = 0; touch(s, s.watchers.size > 0 ? now : s.lastActive) }
-    if (!fallback) return false
-    sessions.delete(fallback.id)
-    forget(fallback)
+    const victim = pickIdle(order, (id) => sessions.get(id), (s) => { s.orderedAt = 0; touch(s, s.watchers.size > 0 ? Date.now() : s.lastActive) })
+    if (!victim) return false
+    sessions.delete(victim.id)
+    forget(victim)
     evictions++
     return true
   }
@@ -95,7 +58,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
   // is in use, so it is refreshed instead of expired.
   const sweep = setInterval(() => {
     const now = Date.now()
-    for (const [key, c] of counters) if (c.resetAt <= now) counters.delete(key)
+    shared.sweep(now)
     for (const [id, s] of sessions) {
       if (s.watchers.size > 0 || s.pins > 0) s.lastActive = now
       else if (now - s.lastActive > ttlMs) {
@@ -275,44 +238,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       return value
     },
 
-    async join (topic, sessionId) {
-      let members = topics.get(topic)
-      if (!members) topics.set(topic, members = new Set())
-      members.add(sessionId)
-    },
-
-    async leave (topic, sessionId) {
-      const members = topics.get(topic)
-      members?.delete(sessionId)
-      if (members?.size === 0) topics.delete(topic)
-    },
-
-    async members (topic) {
-      const members = topics.get(topic)
-      if (!members) return []
-      // Expired sessions leave their topics lazily, here.
-      for (const id of members) if (!live(id)) members.delete(id)
-      return [...members]
-    },
-
-    async secret () { return secret },
-
-    async hit (key, windowMs) {
-      const now = Date.now()
-      let counter = counters.get(key)
-      if (!counter || counter.resetAt <= now) counters.set(key, counter = { count: 0, resetAt: now + windowMs })
-      counter.count++
-      return { count: counter.count, ttlMs: counter.resetAt - now }
-    },
-
-    async broadcast (message) {
-      for (const listener of listeners) listener(message)
-    },
-
-    onBroadcast (listener) {
-      listeners.add(listener)
-      return () => { listeners.delete(listener) }
-    },
+    ...shared,
 
     async stats (): Promise<StoreStats> {
       let queuedFrames = 0
@@ -329,9 +255,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       clearInterval(sweep)
       sessions.clear()
       owners.clear()
-      counters.clear()
-      topics.clear()
-      listeners.clear()
+      shared.clear()
     }
   }
 }

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+
 // Lua scripts run atomically inside Redis, so two instances never interleave the steps of an
 // open, a publish with its trimming, or a cursor move. Every script touches only the keys of one
 // session, which share the hash tag {sessionId}: in a Redis Cluster they live in one slot, and the
@@ -163,3 +165,29 @@ if ARGV[2] == 'clean' and m[3] and cmp(m[3], m[4] or '0-0') > 0 then return '' e
 redis.call('DEL', KEYS[1], KEYS[2])
 return 'owner:' .. m[1]
 `
+
+type ScriptOptions = { keys: string[], arguments: string[] }
+interface ScriptClient {
+  evalSha (sha: string, options: ScriptOptions): Promise<unknown>
+  eval (body: string, options: ScriptOptions): Promise<unknown>
+}
+
+/**
+ * Runs a script by its SHA1 (EVALSHA), so Redis neither receives nor hashes its text on every
+ * call; a node that has not seen it yet (NOSCRIPT: a restart, a new cluster node) gets it once.
+ * A single Redis learns every script at start, so none is sent as text on a request's path.
+ */
+export async function createScriptRunner (client: ScriptClient, single: boolean) {
+  const shas = new Map<string, string>()
+  if (single) {
+    await Promise.all([ACK, EVICT, HIT, OPEN, PUBLISH, READ, TAKE.set, TAKE.take, TOUCH].map((body) => (client as unknown as { scriptLoad (s: string): Promise<string> }).scriptLoad(body)))
+  }
+  return function script (body: string, options: ScriptOptions): Promise<unknown> {
+    let sha = shas.get(body)
+    if (!sha) shas.set(body, sha = createHash('sha1').update(body).digest('hex'))
+    return client.evalSha(sha, options).catch((err: unknown) => {
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(body, options)
+      throw err
+    })
+  }
+}

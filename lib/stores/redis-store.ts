@@ -1,8 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { AppError } from '../errors.js'
-import { ACK, EVICT, HIT, OPEN, PUBLISH, READ, TAKE, TOUCH } from './redis-scripts.js'
+import { ACK, createScriptRunner, HIT, OPEN, PUBLISH, READ, TAKE } from './redis-scripts.js'
 import { connectRedis } from './redis-connect.js'
+import { createRedisEviction } from './redis-eviction.js'
 import { sessionCap, type ReadResult, type SessionStore, type StoredEvent } from './session-store.js'
 import type { SessionOptions } from '../../schemas/options.js'
 
@@ -36,24 +37,7 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
   const indexRefreshMs = Math.min(60_000, opts.ttlSeconds * 100)
 
   const { client, subscriber, ping } = await connectRedis(opts, log)
-  const shas = new Map<string, string>()
-  /**
-   * Runs a script by its SHA1 (EVALSHA), so Redis neither receives nor hashes its text on every
-   * call; a node that has not seen it yet (NOSCRIPT: a restart, a new cluster node) gets it once.
-   */
-  function script (body: string, options: { keys: string[], arguments: string[] }) {
-    let sha = shas.get(body)
-    if (!sha) shas.set(body, sha = createHash('sha1').update(body).digest('hex'))
-    return client.evalSha(sha, options).catch((err: unknown) => {
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(body, options)
-      throw err
-    })
-  }
-  // A single Redis learns every script at start, so none is sent as text on a request's path
-  // (a cluster's nodes learn each on first use, and any node after a restart).
-  if (opts.redisClusterNodes.length === 0) {
-    await Promise.all([ACK, EVICT, HIT, OPEN, PUBLISH, READ, TAKE.set, TAKE.take, TOUCH].map((body) => (client as { scriptLoad (s: string): Promise<string> }).scriptLoad(body)))
-  }
+  const script = await createScriptRunner(client, opts.redisClusterNodes.length === 0)
   const wakeAll = (sessionId: string) => { for (const wake of watchers.get(sessionId) ?? []) wake() }
   // After a reconnect, readers may have missed wake-ups: wake them all so they re-read.
   subscriber.on('ready', () => { for (const id of watchers.keys()) wakeAll(id) })
@@ -61,49 +45,13 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
     for (const listener of listeners) listener(message)
   })
 
-  // Sessions with a live reader on this instance stay alive, as in the memory store, and hold a
-  // reader lease that outlasts the next refresh, so no instance evicts them.
-  const keepAliveMs = Math.max(1000, Math.floor(opts.ttlSeconds * 1000 / 3))
-  const touch = (id: string, now: number) => {
-    script(TOUCH, { keys: [meta(id), logKey(id)], arguments: [String(opts.ttlSeconds), String(now + 2 * keepAliveMs + 5000)] }).catch(() => {})
-  }
-  const keepAlive = setInterval(() => {
-    const now = Date.now()
-    for (const id of watchers.keys()) {
-      touch(id, now)
-      client.zAdd(index, { score: now + opts.ttlSeconds * 1000, value: id }).catch(() => {})
-    }
-  }, keepAliveMs)
-  keepAlive.unref()
   // Calls in flight on this instance; other instances see such a session as recently used.
   const pinned = new Map<string, number>()
   const perOwner = opts.maxSessionsPerPrincipal
   const maxSessions = sessionCap(opts.maxSessions)
-  let evictions = 0
-
-  /**
-   * Removes the least recently used unused session of `order` (the index, or an owner's set;
-   * both scored by expiry): first one with nothing undelivered, else any without a reader or a
-   * call. False when the front of the order is all in use.
-   */
-  async function evictOne (order: string, except: string): Promise<boolean> {
-    const candidates = (await client.zRange(order, 0, 31)).filter((id) => id !== except && !watchers.has(id) && !pinned.has(id))
-    const now = String(Date.now())
-    for (const mode of ['clean', 'any']) {
-      for (const id of candidates) {
-        const result = String(await script(EVICT, { keys: [meta(id), logKey(id)], arguments: [now, mode] }))
-        if (result === '') continue
-        indexRefreshed.delete(id)
-        const owner = result.startsWith('owner:') ? result.slice(6) : null
-        await Promise.all([client.zRem(index, id), owner === null ? null : client.zRem(ownerKey(owner), id)])
-        if (owner === null) continue
-        evictions++
-        client.sPublish(wakeChannel(id), 'deleted').catch(() => {})
-        return true
-      }
-    }
-    return false
-  }
+  const lru = createRedisEviction({ client, script, keys: { index, meta, logKey, ownerKey, wakeChannel }, watchers, pinned, indexRefreshed, ttlSeconds: opts.ttlSeconds })
+  const touch = lru.touch
+  const evictOne = lru.evictOne
 
   /** Runs a Redis operation, turning a connection failure into a clear 503. */
   async function guarded<T> (work: () => Promise<T>): Promise<T> {
@@ -289,7 +237,7 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
     stats: () => guarded(async () => {
       await client.zRemRangeByScore(index, '-inf', Date.now())
       // Counting undelivered frames would mean reading every session; Redis reports sessions only.
-      return { sessions: await client.zCard(index), queuedFrames: 0, evictions }
+      return { sessions: await client.zCard(index), queuedFrames: 0, evictions: lru.evictions() }
     }),
 
     async ready () {
@@ -301,7 +249,7 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
     },
 
     async close () {
-      clearInterval(keepAlive)
+      lru.stop()
       watchers.clear()
       listeners.clear()
       // A command sent while Redis was away (an unsubscribe when a stream ended during an outage)
