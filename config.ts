@@ -189,3 +189,16 @@ function checkUrls (config: AppConfig): void {
     }
   }
 }
+
+/**
+ * Every environment variable with the option it sets and its default, from the one table and
+ * the option schemas (what `datapulse-sse --help` prints); secrets' defaults are not shown.
+ */
+export function settingsList (): Array<{ name: string, option: string, default: string }> {
+  const sections = AppOptionsSchema.properties as unknown as Record<string, { properties: Record<string, { default?: unknown }> }>
+  return Object.entries(ENV).map(([name, [section, key, kind]]) => {
+    const value = sections[section]?.properties[key]?.default
+    const shown = kind === 'secret' ? (value === undefined ? '' : '(built-in)') : Array.isArray(value) ? value.join(',') : value === undefined ? '' : String(value)
+    return { name, option: `${section}.${key}`, default: shown }
+  })
+}

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { SseClient, freePort, post } from './helper.js'
+import { SseClient, freePort, post, request } from './helper.js'
 
 const run = promisify(execFile)
 const ROOT = new URL('..', import.meta.url).pathname
@@ -76,4 +76,49 @@ t.test('npm pack, install into a fresh host app as the README says, run its samp
   t.equal(frame.type, 'tool_result')
   t.equal(frame.data.sides, 12)
   t.ok(frame.data.roll >= 1 && frame.data.roll <= 12, `rolled ${frame.data.roll}`)
+})
+
+t.test('npx datapulse-sse from a folder with only the tarball: --help lists every setting, --env-file takes effect', { timeout: 180_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'datapulse-bin-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT })
+  const tarball = join(dir, stdout.trim().split('\n').pop()!)
+  const folder = join(dir, 'fresh')
+  mkdirSync(folder)
+  writeFileSync(join(folder, 'package.json'), JSON.stringify({ name: 'fresh', private: true }))
+  try {
+    // Only the tarball: npm brings its required peers (fastify, typebox) itself.
+    await run('npm', ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund'], { cwd: folder, timeout: 120_000 })
+  } catch (err) {
+    if (process.env.CI === 'true') throw err
+    console.error(`\n!!! SKIPPING BIN TEST: npm install failed: ${(err as Error).message.split('\n')[0]} !!!\n`)
+    t.skip('npm install failed')
+    return
+  }
+  const { settingsList } = await import('../config.js')
+  const help = (await run('npx', ['--no-install', 'datapulse-sse', '--help'], { cwd: folder })).stdout
+  const missing = ['PORT', 'HOST', 'LOG_LEVEL', ...settingsList().map((s) => s.name)].filter((name) => !new RegExp(`^  ${name} `, 'm').test(help))
+  t.same(missing, [], `--help lists all ${settingsList().length + 3} settings`)
+  t.match(help, /MAX_SESSIONS_PER_PRINCIPAL\s+= 0/, 'with their defaults')
+
+  const port = await freePort()
+  writeFileSync(join(folder, 'settings.env'), `PORT=${port}\nLOCAL_BEARER_TOKEN=from-the-env-file\nDEMO_PAGE=false\n`)
+  const started = Date.now()
+  const child = spawn('npx', ['--no-install', 'datapulse-sse', '--env-file', 'settings.env'], { cwd: folder, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  let output = ''
+  child.stdout.on('data', (d: Buffer) => { output += d })
+  child.stderr.on('data', (d: Buffer) => { output += d })
+  t.teardown(() => { try { process.kill(-child.pid!, 'SIGKILL') } catch { /* gone */ } })
+  const base = `http://127.0.0.1:${port}`
+  let health = 0
+  while (health !== 200 && Date.now() - started < 60_000) {
+    health = await request('GET', `${base}/health`).then((r) => r.status, () => 0)
+    if (health !== 200) await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  t.equal(health, 200, `/health answers within 60 s (${((Date.now() - started) / 1000).toFixed(1)} s)`)
+  const body = { type: 'list_tools', request_id: 'r' }
+  t.equal((await post(base, '/message?session_id=bin', body, { authorization: 'Bearer from-the-env-file' })).status, 202, "the env file's token is the server's")
+  t.equal((await post(base, '/message?session_id=bin', body, { authorization: 'Bearer secret_token' })).status, 401, 'and the default one is not')
+  t.equal((await request('GET', `${base}/`)).status, 404, 'DEMO_PAGE=false from the file took effect')
+  t.notMatch(output, /^\s+at /m, 'no stack trace')
 })
