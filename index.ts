@@ -9,3 +9,7 @@ export type { DataPulseHandle } from './plugins/handle.js'
 export type { SessionStore, StoredEvent } from './lib/stores/session-store.js'
 export { configFromEnv, resolveConfig, ConfigError } from './config.js'
 export type { AppConfig } from './schemas/options.js'
+// One piece without the whole app: our auth in front of a host's routes, the session store alone.
+export { default as authPlugin } from './plugins/auth.js'
+export { default as sessionsPlugin } from './plugins/sessions.js'
+export { createMemoryStore } from './lib/stores/memory-store.js'

@@ -17,6 +17,8 @@ const COVERED_ELSEWHERE: Array<[RegExp, string]> = [
   [/^npm test\b/, 'this suite'],
   [/^sudo apt-get install/, 'machine setup (.ci/run installs the packages)'],
   [/^npm install fastify @sinclair\/typebox/, 'test/package-install.test.ts'],
+  [/^npm pack && npm install -g \.\/datapulse-sse-[\d.]+\.tgz/, 'test/package-install.test.ts installs the tarball in a fresh folder and runs datapulse-sse from it'],
+  [/^datapulse-sse (--help|--env-file)/, 'test/package-install.test.ts (--help lists every setting, --env-file takes effect)'],
   [/^npm run bench( |$)(?!-- --quick)/, 'minutes long; the same script runs as `npm run bench -- --quick` below and in test/bench.test.ts'],
   [/^curl -N -H "Authorization: Bearer secret_token" "http:\/\/localhost:8000\/events/, 'test/readme.test.ts runs the quick tour as printed'],
   [/^curl -X POST -H "Authorization: Bearer secret_token" -H "Content-Type: application\/json" +"http:\/\/localhost:8000\/message/, 'test/readme.test.ts']

@@ -149,3 +149,19 @@ t.test('two instances on Redis: notifyUpdated on A reaches a subscriber on B', {
   await until(() => updated.includes('host://shared'), 'the update on B')
   t.pass('delivered across instances')
 })
+
+t.test('one piece: our auth in front of a host route, our session store alone', async (t) => {
+  const { authPlugin, sessionsPlugin, resolveConfig } = await import('../index.js')
+  const config = resolveConfig({ auth: { bearerToken: 'piece-token' } })
+  const app = Fastify({ logger: false })
+  t.teardown(() => app.close())
+  await app.register(authPlugin, { auth: config.auth })
+  await app.register(sessionsPlugin, { sessions: config.sessions })
+  app.get('/private', { onRequest: app.auth.authenticate }, async (request) => {
+    await app.sessions.open('s1', request.principal!.id)
+    return { who: request.principal!.id, sessions: (await app.sessions.stats()).sessions }
+  })
+  t.equal((await app.inject({ url: '/private' })).statusCode, 401, 'no token: 401')
+  const ok = await app.inject({ url: '/private', headers: { authorization: 'Bearer piece-token' } })
+  t.same(ok.json(), { who: 'local', sessions: 1 })
+})
