@@ -15,7 +15,7 @@ const ROOT = new URL('..', import.meta.url).pathname
 const COVERED_ELSEWHERE: Array<[RegExp, string]> = [
   [/^npm install && npm start/, 'npm start runs below; npm install is what .ci/run does (npm ci)'],
   [/^npm test\b/, 'this suite'],
-  [/^sudo apt-get install/, 'machine setup (.ci/run installs the packages)'],
+  [/^(sudo )?apt-get install/, 'machine setup (.ci/run installs the packages)'],
   [/^npm install fastify @sinclair\/typebox/, 'test/package-install.test.ts'],
   [/^npm pack && npm install -g \.\/datapulse-sse-[\d.]+\.tgz/, 'test/package-install.test.ts installs the tarball in a fresh folder and runs datapulse-sse from it'],
   [/^datapulse-sse (--help|--env-file)/, 'test/package-install.test.ts (--help lists every setting, --env-file takes effect)'],
@@ -72,7 +72,7 @@ async function movePorts (text: string): Promise<string> {
   for (const port of new Set(text.match(/\b(8000|8001|8002|8003|8100|3000|6379|7001|7002|7003)\b/g) ?? [])) {
     out = out.replace(new RegExp(`\\b${port}\\b`, 'g'), String(await freePort()))
   }
-  return out.replace(/^sudo apt-get install.*$/m, '').replace(/^sudo /gm, '')
+  return out.replace(/^(sudo )?apt-get install.*$/m, '').replace(/^sudo /gm, '')
 }
 
 const wait = (port: string) => `for i in $(seq 1 200); do curl -s -o /dev/null http://127.0.0.1:${port}/health && break; sleep 0.1; done`
@@ -120,6 +120,11 @@ const WALKTHROUGHS: Walkthrough[] = [
       return `${moved.trim()} &\n${wait(p).replace('/health', '/datapulse/health')}\n${curl}`
     },
     expect: /"status":"accepted","request_id":"r1"/
+  },
+  {
+    file: 'docs/mcp.md', name: 'a 2026-07-28 call with curl', match: /^curl -s -X POST http:\/\/localhost:8000\/mcp .*MCP-Protocol-Version: 2026-07-28/,
+    script: async (block) => { const moved = await movePorts(block); const p = /localhost:(\d+)/.exec(moved)![1]; return `PORT=${p} npm start >/dev/null 2>&1 &\n${wait(p)}\n${moved}` },
+    expect: /"resultType":"complete".*"structuredContent":\{"time":"/
   },
   {
     file: 'docs/mcp.md', name: 'npm run everything', match: /^PORT=8100 npm run everything/,

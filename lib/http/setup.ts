@@ -20,6 +20,19 @@ function errorBody (statusCode: number, code: string, message: string) {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', code, message }
 }
 
+/**
+ * Ajv's text for a value that must be one of several constants repeats "must be equal to constant"
+ * for each; this names the allowed values once (`body/type must be one of "list_tools", "call_tool"`).
+ */
+function validationMessage (err: FastifyError): string {
+  const failures = (err.validation ?? []) as Array<{ keyword: string, instancePath: string, params: { allowedValue?: unknown } }>
+  const consts = failures.filter((f) => f.keyword === 'const')
+  if (consts.length > 1 && consts.every((f) => f.instancePath === consts[0].instancePath)) {
+    return `${err.validationContext ?? 'body'}${consts[0].instancePath} must be one of ${consts.map((f) => JSON.stringify(f.params.allowedValue)).join(', ')}`
+  }
+  return err.message
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     /** Whether the app writes its own access-log lines (see DataPulseOptions.accessLog). */
@@ -51,7 +64,7 @@ export async function setupHttp (fastify: FastifyInstance, config: AppConfig, ac
       return reply.code(err.statusCode).headers(err.headers).send(errorBody(err.statusCode, err.code, err.message))
     }
     if ('validation' in err && err.validation) {
-      return reply.code(400).send(errorBody(400, 'invalid_request', err.message))
+      return reply.code(400).send(errorBody(400, 'invalid_request', validationMessage(err)))
     }
     const status = err.statusCode ?? 500
     if (status >= 500) {
