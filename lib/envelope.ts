@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { ToolError } from './tool.js'
+import { traced } from './tracing.js'
 import { createCallContext } from './mcp/context.js'
 import type { Principal } from './security/principal.js'
 import type { CallHandle } from './calls.js'
@@ -30,7 +31,7 @@ export function toolCallOf (data: Record<string, unknown>): { name: unknown, arg
  */
 export async function answerEnvelope (
   app: FastifyInstance,
-  req: { sessionId: string, principal: Principal, log: FastifyBaseLogger },
+  req: { sessionId: string, principal: Principal, log: FastifyBaseLogger, headers?: Record<string, unknown> },
   message: MCPRequest,
   line: CallHandle
 ): Promise<void> {
@@ -57,7 +58,8 @@ export async function answerEnvelope (
         changes: app.mcp.changes,
         clientCapabilities: async () => ({})
       })
-      const result = await app.tools.call(String(name), args, ctx, line)
+      const result = await traced({ method: 'tools/call', name: String(name), requestId: message.request_id, sessionId: req.sessionId, headers: req.headers },
+        () => app.tools.call(String(name), args, ctx, line))
       frame = responseFrame('tool_result', message.request_id, result ?? null)
     } catch (err) {
       const code = err instanceof ToolError ? err.code : 'tool_failed'

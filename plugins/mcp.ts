@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { traced } from '../lib/tracing.js'
 import type { FastifyInstance } from 'fastify'
 import { createClientRequests } from '../lib/mcp/client-requests.js'
 import { createListeners } from '../lib/mcp/listeners.js'
@@ -71,7 +72,17 @@ export function createMcp (app: FastifyInstance, opts: McpPluginOptions) {
       const needs = METHOD_CAPABILITY[method]
       const handler = Object.hasOwn(methods, method) && (!needs || capabilitiesOf()[needs]) ? methods[method] : undefined
       if (!handler) throw new RpcError(ErrorCodes.methodNotFound, `method "${clip(method)}" is not supported`, undefined, 404)
-      return handler(mc, params)
+      const meta = params._meta
+      const name = typeof params.name === 'string' ? params.name : typeof params.uri === 'string' ? params.uri : undefined
+      return traced({
+        method,
+        name,
+        requestId: mc.requestId ?? undefined,
+        sessionId: mc.sessionId || undefined,
+        protocolVersion: mc.era === '2026' ? '2026-07-28' : undefined,
+        meta: meta !== null && typeof meta === 'object' ? meta as Record<string, unknown> : undefined,
+        headers: mc.headers
+      }, () => handler(mc, params))
     }
   }
 }

@@ -123,7 +123,7 @@ const mcpRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
     let refused: RpcError | undefined
     const answer = async (m: Request): Promise<JsonRpcResponse | null> => {
       const mc = {
-        app: fastify, era: '2025' as const, requestId: m.id, principal, sessionId, log, channel,
+        app: fastify, era: '2025' as const, requestId: m.id, principal, sessionId, log, channel, headers: request.headers,
         lifeline: exchange.lifeline, progressToken: progressTokenOf(m.params), ...scope
       }
       try {

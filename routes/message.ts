@@ -30,7 +30,7 @@ const messageRoute: FastifyPluginAsyncTypebox<{ bodyLimit: number }> = async (fa
     await fastify.sessions.open(sessionId, principal.id)
     const log = lazyChild(request.log, { sessionId, requestId: message.request_id })
     const done = fastify.calls.start(sessionId, message.request_id, (handle) =>
-      answerEnvelope(fastify, { sessionId, principal, log }, message, handle))
+      answerEnvelope(fastify, { sessionId, principal, log, headers: request.headers }, message, handle))
     done.catch((err: unknown) => log.error({ err }, 'envelope request failed'))
     return reply.code(202).send({ status: 'accepted', request_id: message.request_id })
   })

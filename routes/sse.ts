@@ -92,7 +92,7 @@ const sseRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
       const run = method === 'initialize'
         ? initializeSession(fastify, sessionId, params, PROTOCOL_VERSIONS)
         : fastify.mcp.dispatch({
-          app: fastify, era: '2025', requestId: id, principal, sessionId, log, channel, ...scope,
+          app: fastify, era: '2025', requestId: id, principal, sessionId, log, channel, ...scope, headers: request.headers,
           progressToken: progressTokenOf(params)
         }, method, params)
       // Answers arrive on the stream, whenever they are ready; a store outage is waited out.

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox'
 import type { Agent } from 'undici'
 import { BlockedDestinationError, createGuardedAgent } from '../lib/security/ssrf-guard.js'
 import { defineTool, ToolError } from '../lib/tool.js'
+import { injectTraceContext } from '../lib/tracing.js'
 import type { FetchUrlOptions } from '../schemas/options.js'
 
 export interface FetchUrlResult {
@@ -121,7 +122,8 @@ export function createFetchUrlTool (opts: FetchUrlOptions) {
             origin: target.origin,
             path: target.pathname + target.search,
             method: 'GET',
-            headers: { 'user-agent': 'DataPulseSSE-fetch_url', accept: '*/*' },
+            // The caller's trace goes on to the destination (a no-op without an OpenTelemetry SDK).
+            headers: injectTraceContext({ 'user-agent': 'DataPulseSSE-fetch_url', accept: '*/*' }),
             signal
           })
           const location = res.headers.location

@@ -18,6 +18,8 @@ export interface MethodContext extends CallScope {
   app: FastifyInstance
   era: Era
   requestId: JsonRpcId
+  /** The HTTP request's headers: where a 2025-era caller's trace context is (lib/tracing.ts). */
+  headers?: Record<string, unknown>
 }
 
 export type MethodHandler = (mc: MethodContext, params: Record<string, unknown>) => Promise<Record<string, unknown>>

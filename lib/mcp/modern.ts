@@ -151,7 +151,7 @@ export async function answerModern (app: FastifyInstance, request: FastifyReques
     }
   }
   const mc: MethodContext = {
-    app, era: '2026', requestId: id, principal, sessionId: '', log, channel, lifeline,
+    app, era: '2026', requestId: id, principal, sessionId: '', log, channel, lifeline, headers: request.headers,
     progressToken: progressTokenOf(params),
     logLevel: async () => ctx.logLevel,
     clientCapabilities: async () => ctx.capabilities,
