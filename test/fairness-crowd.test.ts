@@ -1,27 +1,13 @@
-import { spawn } from 'node:child_process'
 import http from 'node:http'
 import t from 'tap'
-import { AUTH, SseClient, freePort, request } from './helper.js'
-
-const ROOT = new URL('..', import.meta.url)
+import { AUTH, SseClient, request, spawnServer } from './helper.js'
 
 // The server exactly as `npm start` ships it (the default token, on loopback), under a 256 MB
 // heap: 12,000 distinct clients arrive, each opens a session, gets its answer and leaves without
 // DELETE. 11,000 sessions are left behind (HTTP+SSE ones end with their streams), more than MAX_SESSIONS (10,000), so the last ones are served
 // by evicting the idle ones that came first.
 t.test('12,000 clients that never DELETE are all served, as shipped, under a 256 MB heap', async (t) => {
-  const port = await freePort()
-  const child = spawn(process.execPath, ['--max-old-space-size=256', 'node_modules/fastify-cli/cli.js', 'start', '-o', '-l', 'warn', '-p', String(port), '-a', '127.0.0.1', 'dist/app.js'],
-    { cwd: ROOT, env: { ...process.env, DEMO_PAGE: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.on('data', (d: Buffer) => { output += d })
-  child.stderr.on('data', (d: Buffer) => { output += d })
-  t.teardown(() => child.kill('SIGKILL'))
-  const base = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 100; i++) {
-    if ((await request('GET', `${base}/health`).then((r) => r.status, () => 0)) === 200) break
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+  const { child, base, output } = await spawnServer(t, { heapMb: 256, args: ['-o', '-l', 'warn'] })
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 })
   t.teardown(() => agent.destroy())
   const send = (method: string, path: string, body: unknown, headers: Record<string, string> = {}) => new Promise<{ status: number, headers: http.IncomingHttpHeaders, text: string }>((resolve) => {
@@ -88,5 +74,5 @@ t.test('12,000 clients that never DELETE are all served, as shipped, under a 256
   t.ok(value('datapulse_sessions_evicted_total') >= 1000, `${value('datapulse_sessions_evicted_total')} idle sessions made room`)
   const heap = value('datapulse_nodejs_heap_size_used_bytes')
   t.ok(heap > 0 && heap < 256 * 1024 * 1024, `heap in use ${Math.round(heap / 1048576)} MiB, under the 256 MiB limit`)
-  t.notMatch(output, /heap out of memory/i)
+  t.notMatch(output(), /heap out of memory/i)
 })

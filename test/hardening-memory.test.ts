@@ -1,12 +1,9 @@
-import { spawn } from 'node:child_process'
 import http from 'node:http'
 import t from 'tap'
 import { createMemoryStore } from '../lib/stores/memory-store.js'
 import { resolveConfig } from '../config.js'
-import { AUTH, SseClient, freePort, request, startApp } from './helper.js'
+import { AUTH, SseClient, request, spawnServer, startApp } from './helper.js'
 import { eachStore } from './stores.js'
-
-const ROOT = new URL('..', import.meta.url)
 
 eachStore("a principal's session budget evicts its least recently used idle session, refuses only when all are in use", async (t, start) => {
   const srv = await start({ sessions: { maxSessionsPerPrincipal: 3 } })
@@ -80,18 +77,7 @@ t.test('a session opened without replay drops what was delivered and frees its b
 })
 
 t.test('a bounded attack on a small heap: the process lives and answers', async (t) => {
-  const port = await freePort()
-  const child = spawn(process.execPath, ['--max-old-space-size=96', 'node_modules/fastify-cli/cli.js', 'start', '-l', 'error', '-p', String(port), '-a', '127.0.0.1', 'dist/app.js'],
-    { cwd: ROOT, env: { ...process.env, DEMO_PAGE: 'false', LOCAL_BEARER_TOKEN: 'attack-test-token' }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.on('data', (d: Buffer) => { output += d })
-  child.stderr.on('data', (d: Buffer) => { output += d })
-  t.teardown(() => child.kill('SIGKILL'))
-  const base = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 100; i++) {
-    if ((await request('GET', `${base}/health`).then((r) => r.status, () => 0)) === 200) break
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+  const { child, base, output } = await spawnServer(t, { heapMb: 96, args: ['-l', 'error'], env: { LOCAL_BEARER_TOKEN: 'attack-test-token' } })
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 })
   t.teardown(() => agent.destroy())
   const name = 'n'.repeat(60_000)
@@ -115,5 +101,5 @@ t.test('a bounded attack on a small heap: the process lives and answers', async 
   const metrics = await request('GET', `${base}/metrics`)
   const heap = Number(/^datapulse_nodejs_heap_size_used_bytes (\d+(\.\d+)?(e\+\d+)?)/m.exec(metrics.text)?.[1])
   t.ok(heap > 0 && heap < 96 * 1024 * 1024, `heap in use ${Math.round(heap / 1048576)} MiB, under the 96 MiB limit`)
-  t.notMatch(output, /heap out of memory/i)
+  t.notMatch(output(), /heap out of memory/i)
 })
