@@ -375,6 +375,39 @@ const prompts = [
 ]
 
 /** Hooks the 2026 subscription scenarios call to make a list change. */
+// Schema keywords a client must see unchanged in tools/list (SEP-1613, SEP-2106): TypeBox keeps
+// options it does not know, so the published schema is this JSON Schema 2020-12 document.
+const address = Type.Object({ street: Type.Optional(Type.String()), city: Type.Optional(Type.String()) })
+const schemaTools = [
+  defineTool({
+    name: 'json_schema_2020_12_tool',
+    description: 'Tool with JSON Schema 2020-12 features for conformance testing (SEP-1613)',
+    input: Type.Object({
+      name: Type.Optional(Type.String()),
+      address: Type.Optional(address),
+      contactMethod: Type.Optional(Type.Union([Type.Literal('phone'), Type.Literal('email')])),
+      phone: Type.Optional(Type.String()),
+      email: Type.Optional(Type.String())
+    }, {
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      $defs: { address: { $anchor: 'addressDef', type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' } } } },
+      allOf: [{ anyOf: [{ required: ['phone'] }, { required: ['email'] }] }],
+      if: { properties: { contactMethod: { const: 'phone' } }, required: ['contactMethod'] },
+      then: { required: ['phone'] },
+      else: { required: ['email'] },
+      additionalProperties: false
+    }),
+    handler: (args) => ({ received: args })
+  }),
+  // A parameter mirrored in a header (SEP-2243): 2026-07-28 callers send it as Mcp-Param-Region too.
+  defineTool({
+    name: 'test_param_header',
+    description: 'Echoes a region that the caller also sends in the Mcp-Param-Region header',
+    input: Type.Object({ region: Type.String({ 'x-mcp-header': 'Region' }) }),
+    handler: ({ region }) => `region ${region}`
+  })
+]
+
 const triggers = [
   defineTool({
     name: 'test_trigger_tool_change', description: 'Announces a change of the tool list', input: none,
@@ -392,7 +425,7 @@ const triggers = [
 
 /** The everything server's definitions, to register on any app (tests use this too). */
 export const everything: DataPulseOptions = {
-  tools: [...contentTools, ...streamingTools, ...roundTripTools, ...triggers],
+  tools: [...contentTools, ...streamingTools, ...roundTripTools, ...schemaTools, ...triggers],
   resources,
   resourceTemplates,
   prompts

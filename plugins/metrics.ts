@@ -55,6 +55,12 @@ export function createMetrics (fastify: FastifyInstance) {
     registers: [registry],
     async collect () { this.set((await fastify.sessions.stats().catch(() => ({ queuedFrames: 0 }))).queuedFrames) }
   })
+  new Gauge({
+    name: 'datapulse_sessions_limit',
+    help: 'The session budget in force: MAX_SESSIONS, or the one sized to the heap',
+    registers: [registry],
+    async collect () { this.set((await fastify.sessions.stats().catch(() => ({ maxSessions: 0 }))).maxSessions ?? 0) }
+  })
   new Counter({
     name: 'datapulse_sessions_evicted_total',
     help: 'Idle sessions this instance removed to make room for new ones',

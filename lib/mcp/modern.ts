@@ -46,13 +46,19 @@ export class InputRequired extends RpcError {
   constructor () { super(ErrorCodes.internalError, 'input required') }
 }
 
+/** What a malformed `=?base64?…?=` header decodes to: a value no argument can equal. */
+const INVALID_HEADER = '\u0000invalid base64'
+
 /** Header values may be sent as `=?base64?…?=` (non-ASCII, padding); compare decoded. */
 function headerValue (raw: string | string[] | undefined): string | undefined {
   const value = Array.isArray(raw) ? raw[0] : raw
   if (value === undefined) return undefined
   const trimmed = value.trim()
-  const m = /^=\?base64\?([A-Za-z0-9+/=]*)\?=$/.exec(trimmed)
-  return m ? Buffer.from(m[1], 'base64').toString('utf8') : trimmed
+  const m = /^=\?base64\?(.*)\?=$/.exec(trimmed)
+  if (!m) return trimmed
+  // Strict: whole 4-character groups, padding only at the end; anything else matches no value.
+  if (m[1].length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(m[1])) return INVALID_HEADER
+  return Buffer.from(m[1], 'base64').toString('utf8')
 }
 
 function mismatch (what: string): RpcError {

@@ -246,7 +246,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       for (const s of sessions.values()) {
         queuedFrames += s.log.next - 1 - Math.max(s.cursor, s.log.first - 1)
       }
-      return { sessions: sessions.size, queuedFrames, evictions }
+      return { sessions: sessions.size, queuedFrames, evictions, maxSessions }
     },
 
     async ready () { return true },

@@ -237,7 +237,7 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
     stats: () => guarded(async () => {
       await client.zRemRangeByScore(index, '-inf', Date.now())
       // Counting undelivered frames would mean reading every session; Redis reports sessions only.
-      return { sessions: await client.zCard(index), queuedFrames: 0, evictions: lru.evictions() }
+      return { sessions: await client.zCard(index), queuedFrames: 0, evictions: lru.evictions(), maxSessions }
     }),
 
     async ready () {

@@ -47,6 +47,8 @@ export interface StoreStats {
   queuedFrames: number
   /** Idle sessions this instance removed to make room since it started. */
   evictions?: number
+  /** The session budget in force (MAX_SESSIONS, or the one sized to the heap). */
+  maxSessions?: number
 }
 
 /**
