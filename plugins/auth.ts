@@ -208,5 +208,19 @@ export default fp(async function authPlugin (fastify: FastifyInstance, opts: Aut
   const auth = createAuth(opts.auth, fastify.prefix, opts.publicUrl, opts.authenticate)
   fastify.decorate('auth', auth)
   fastify.decorateRequest('principal', null)
+  // Step-up (SEP-2350): a 403 insufficient_scope challenge points at the resource metadata, so a
+  // client knows where to ask for the wider scope. Only with an issuer, which the metadata names.
+  if (opts.auth.jwtIssuer) {
+    fastify.addHook('onSend', (request, reply, payload, done) => {
+      if (reply.statusCode === 403) {
+        const challenge = reply.getHeader('www-authenticate')
+        if (typeof challenge === 'string' && challenge.includes('insufficient_scope') && !challenge.includes('resource_metadata=')) {
+          const path = request.url.split('?')[0] === `${fastify.prefix}/mcp` ? '/mcp' : ''
+          reply.header('www-authenticate', `${challenge}, resource_metadata="${publicBase(request, opts.publicUrl)}${fastify.prefix}${RESOURCE_METADATA_PATH}${path}"`)
+        }
+      }
+      done(null, payload)
+    })
+  }
   fastify.addHook('onClose', auth.close)
 }, { name: 'datapulse-auth', fastify: '5.x' })

@@ -196,3 +196,34 @@ t.test('ES256 and EdDSA keys, static and from JWKS; a token may not pick an algo
   t.equal((await call(viaJwks.url, signToken(ec, { iss: issuer.url }))).status, 202, 'ES256 through JWKS')
   t.equal((await call(viaJwks.url, signToken(ed, { iss: issuer.url }))).status, 202, 'EdDSA through JWKS')
 })
+
+t.test('step-up: a tool the token lacks the scope for answers 403 insufficient_scope with its scopes and the resource metadata', async (t) => {
+  const { defineTool } = await import('../index.js')
+  const { Type } = await import('@sinclair/typebox')
+  const pair = makeKeyPair()
+  const issuer = await startIssuer([pair])
+  t.teardown(issuer.close)
+  const admin = defineTool({ name: 'admin_action', description: 'needs admin', input: Type.Object({}), scopes: ['mcp:admin', 'mcp:write'], handler: () => 'done' })
+  const srv = await startApp({ tools: [admin], auth: { jwtIssuer: issuer.url } })
+  t.teardown(srv.close)
+  const token = signToken(pair, { iss: issuer.url, scope: 'mcp:read' })
+  const res = await request('POST', `${srv.url}/mcp`, {
+    headers: { authorization: `Bearer ${token}`, accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'admin_action' },
+    body: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'admin_action', arguments: {}, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } } }
+  })
+  t.equal(res.status, 403)
+  const challenge = String(res.headers['www-authenticate'])
+  t.match(challenge, /error="insufficient_scope"/)
+  t.match(challenge, /scope="mcp:admin mcp:write"/, 'every scope the call needs, in one challenge')
+  const metadata = /resource_metadata="([^"]+)"/.exec(challenge)?.[1]
+  t.equal(metadata, `${srv.url}/.well-known/oauth-protected-resource/mcp`, 'pointing at the resource metadata')
+  const doc = (await request('GET', metadata!)).json()
+  t.equal(doc.resource, `${srv.url}/mcp`, 'which names this resource')
+  t.same(doc.authorization_servers, [issuer.url], 'and where to get a wider token')
+  const wider = signToken(pair, { iss: issuer.url, scope: 'mcp:admin mcp:write' })
+  const retry = await request('POST', `${srv.url}/mcp`, {
+    headers: { authorization: `Bearer ${wider}`, accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'admin_action' },
+    body: { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'admin_action', arguments: {}, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } } }
+  })
+  t.equal(retry.json().result?.content?.[0]?.text, 'done', 'the wider token is served')
+})
