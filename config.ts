@@ -17,6 +17,10 @@ const ENV: Record<string, [Section, string, Parse]> = {
   JWT_KEY: ['auth', 'jwtKey', 'string'],
   JWT_ISSUER: ['auth', 'jwtIssuer', 'url'],
   JWT_AUDIENCE: ['auth', 'jwtAudience', 'string'],
+  JWT_INTROSPECTION_URL: ['auth', 'introspectionUrl', 'url'],
+  JWT_INTROSPECTION_CLIENT_ID: ['auth', 'introspectionClientId', 'string'],
+  JWT_INTROSPECTION_CLIENT_SECRET: ['auth', 'introspectionClientSecret', 'secret'],
+  JWT_INTROSPECTION_CACHE_MS: ['auth', 'introspectionCacheMs', 'int'],
   JWT_CLOCK_TOLERANCE_SECONDS: ['auth', 'clockToleranceSeconds', 'int'],
   JWKS_COOLDOWN_MS: ['auth', 'jwksCooldownMs', 'int'],
   JWKS_TIMEOUT_MS: ['auth', 'jwksTimeoutMs', 'int'],
@@ -164,6 +168,13 @@ function checkValues (config: AppConfig): void {
     if (!isCidr(range)) throw new ConfigError(`invalid setting CONNECTION_LIMIT_EXEMPT (http.connectionLimitExempt): "${range}" must be an address or a CIDR range`)
   }
   if (config.http.publicUrl) parsePublicUrl(config.http.publicUrl)
+  const { introspectionClientId: id, introspectionClientSecret: secret, introspectionUrl: url, jwtIssuer } = config.auth
+  if ((id === undefined) !== (secret === undefined)) {
+    throw new ConfigError('JWT_INTROSPECTION_CLIENT_ID and JWT_INTROSPECTION_CLIENT_SECRET (auth.introspectionClientId/Secret) go together: set both or neither')
+  }
+  if (id !== undefined && url === undefined && jwtIssuer === undefined) {
+    throw new ConfigError('token introspection needs JWT_ISSUER (whose metadata names the endpoint) or JWT_INTROSPECTION_URL')
+  }
   if (config.auth.jwtKey !== undefined) {
     if (algorithmsFor(config.auth.jwtKey.replace(/\\n/g, '\n')).size === 0) {
       throw new ConfigError('invalid setting JWT_KEY (auth.jwtKey): must be an RSA, EC (P-256/384/521) or Ed25519/Ed448 public key in PEM ("-----BEGIN PUBLIC KEY-----…")')
@@ -174,6 +185,7 @@ function checkValues (config: AppConfig): void {
 const URL_SETTINGS: Array<[string, (c: AppConfig) => string | undefined, string[]]> = [
   ['REDIS_URL (sessions.redisUrl)', (c) => c.sessions.redisUrl, ['redis:', 'rediss:']],
   ['JWT_ISSUER (auth.jwtIssuer)', (c) => c.auth.jwtIssuer, ['https:', 'http:']],
+  ['JWT_INTROSPECTION_URL (auth.introspectionUrl)', (c) => c.auth.introspectionUrl, ['https:', 'http:']],
   ['PUBLIC_URL (http.publicUrl)', (c) => c.http.publicUrl, ['https:', 'http:']]
 ]
 

@@ -4,6 +4,7 @@ import { algorithmsFor, ASYMMETRIC_ALGORITHMS } from '../lib/security/jwt-algori
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../lib/errors.js'
 import { createJwks, KeysUnavailableError, UnknownKeyError } from '../lib/security/jwks.js'
+import { createIntrospection } from '../lib/security/introspection.js'
 import { publicBase } from '../lib/security/origin.js'
 import { guardDefaultToken } from '../lib/security/default-token.js'
 import { digest, sameDigest, scopesOf, TOKEN_ERRORS } from '../lib/security/tokens.js'
@@ -38,6 +39,17 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string, 
   const allowLocal = localTokenAllowed(opts)
   const jwks = opts.jwtIssuer
     ? createJwks({ issuer: opts.jwtIssuer, timeoutMs: opts.jwksTimeoutMs, cooldownMs: opts.jwksCooldownMs, maxAgeMs: opts.jwksMaxAgeMs })
+    : undefined
+  const introspection = opts.introspectionClientId && opts.introspectionClientSecret
+    ? createIntrospection({
+      issuer: opts.jwtIssuer,
+      url: opts.introspectionUrl,
+      clientId: opts.introspectionClientId,
+      clientSecret: opts.introspectionClientSecret,
+      audience: opts.jwtAudience,
+      timeoutMs: opts.jwksTimeoutMs,
+      cacheMs: opts.introspectionCacheMs
+    })
     : undefined
   // Checked to be an RSA public key by resolveConfig.
   const staticKey = opts.jwtKey?.replace(/\\n/g, '\n')
@@ -89,8 +101,20 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string, 
     if (allowLocal && sameDigest(digest(token), localDigest)) {
       return { id: 'local', kind: 'local', scopes: [] }
     }
-    if (!verifyJwt || token.split('.').length !== 3) throw unauthorized('token is not valid', metadataUrl)
+    const jwtShaped = token.split('.').length === 3
+    // Not a JWT: an opaque token the authorization server can vouch for.
+    if (!jwtShaped && introspection) return introspect(token, metadataUrl)
+    if (!verifyJwt || !jwtShaped) throw unauthorized('token is not valid', metadataUrl)
     return verifyToken(token, metadataUrl)
+  }
+
+  async function introspect (token: string, metadataUrl?: string | (() => string)): Promise<Principal> {
+    const found = await introspection!.check(token)
+    if (!found) throw unauthorized('token is not active', metadataUrl)
+    // The same principal as a JWT of the same subject: sessions follow the subject, not the format.
+    const principal: Principal = { id: `jwt:${found.sub}`, kind: 'jwt', subject: found.sub, scopes: found.scopes }
+    if (found.expiresAt !== undefined) principal.expiresAt = found.expiresAt
+    return principal
   }
 
   async function verifyToken (token: string, metadataUrl?: string | (() => string)): Promise<Principal> {
@@ -187,7 +211,7 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string, 
     unauthorized,
     /** JWKS fetches so far (0 without JWKS). */
     jwksFetches: () => jwks?.fetchCount() ?? 0,
-    close: async () => { await jwks?.close() }
+    close: async () => { await jwks?.close(); await introspection?.close() }
   }
 }
 

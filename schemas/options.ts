@@ -15,6 +15,12 @@ export const AuthOptionsSchema = Type.Object({
   jwtKey: Type.Optional(Type.String({ minLength: 1 })),
   jwtIssuer: Type.Optional(Type.String({ minLength: 1 })),
   jwtAudience: Type.Optional(Type.String({ minLength: 1 })),
+  // Opaque access tokens (RFC 7662): checked at the issuer's introspection endpoint (from its
+  // metadata, or this URL) with the server's own client credentials; answers trusted this long.
+  introspectionUrl: Type.Optional(Type.String({ minLength: 1 })),
+  introspectionClientId: Type.Optional(Type.String({ minLength: 1 })),
+  introspectionClientSecret: Type.Optional(Type.String({ minLength: 1 })),
+  introspectionCacheMs: Ms(60_000, 0),
   clockToleranceSeconds: Type.Integer({ minimum: 0, maximum: 300, default: 5 }),
   jwksCooldownMs: Ms(30_000, 0),
   jwksMaxAgeMs: Ms(600_000),

@@ -32,5 +32,5 @@ export const DEFAULT_TOKEN = 'secret_token'
 
 /** Whether the local Bearer token is accepted: by default only when no JWT mode is configured. */
 export function localTokenAllowed (opts: AuthOptions): boolean {
-  return opts.allowLocalBearer ?? !(opts.jwtKey || opts.jwtIssuer)
+  return opts.allowLocalBearer ?? !(opts.jwtKey || opts.jwtIssuer || opts.introspectionClientId)
 }
