@@ -55,33 +55,27 @@ export function createHandle (): { handle: DataPulseHandle, bind: (app: FastifyI
     a.mcp.refreshCapabilities()
     a.mcp.changes.listChanged(kind).catch((err: unknown) => a.log.warn({ err, kind }, 'could not announce a list change'))
   }
+  // Removing tells clients only when there was something to remove.
+  const removing = (kind: 'tools' | 'resources' | 'prompts', remove: (key: string) => boolean) => (key: string) => {
+    const removed = remove(key)
+    if (removed) changed(kind)
+    return removed
+  }
   const handle: DataPulseHandle = {
     tools: {
       add (tool) { ready().tools.register(tool); changed('tools') },
-      remove (name) {
-        const removed = ready().tools.remove(name)
-        if (removed) changed('tools')
-        return removed
-      },
+      remove: removing('tools', (name) => ready().tools.remove(name)),
       names: () => ready().tools.list().map((t) => t.name)
     },
     resources: {
       add (resource) { ready().resources.add(resource); changed('resources') },
       addTemplate (template) { ready().resources.addTemplate(template); changed('resources') },
-      remove (uriOrTemplate) {
-        const removed = ready().resources.remove(uriOrTemplate)
-        if (removed) changed('resources')
-        return removed
-      },
+      remove: removing('resources', (uriOrTemplate) => ready().resources.remove(uriOrTemplate)),
       notifyUpdated: (uri) => ready().mcp.changes.resourceUpdated(uri)
     },
     prompts: {
       add (prompt) { ready().prompts.add(prompt); changed('prompts') },
-      remove (name) {
-        const removed = ready().prompts.remove(name)
-        if (removed) changed('prompts')
-        return removed
-      }
+      remove: removing('prompts', (name) => ready().prompts.remove(name))
     }
   }
   return { handle, bind: (instance) => { app = instance } }

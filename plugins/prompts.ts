@@ -24,6 +24,8 @@ export function createPromptRegistry () {
   const prompts = new Map<string, Registered>()
   let listing: Array<Record<string, unknown>> = []
 
+  const relist = () => { listing = [...prompts.values()].map((p) => p.info) }
+
   function add (def: AnyPrompt): void {
     if (typeof def?.name !== 'string' || !NAME.test(def.name)) throw new Error(`prompt name ${JSON.stringify(def?.name)} must match ${NAME}`)
     if (prompts.has(def.name)) throw new Error(`prompt "${def.name}" is registered twice`)
@@ -47,7 +49,7 @@ export function createPromptRegistry () {
       if (!def.arguments?.properties[name]) throw new Error(`prompt "${def.name}" completes unknown argument "${name}"`)
     }
     prompts.set(def.name, { def, check: def.arguments ? TypeCompiler.Compile(def.arguments) : undefined, info })
-    listing = [...prompts.values()].map((p) => p.info)
+    relist()
   }
 
   async function get (name: string, args: unknown, ctx: ToolContext): Promise<{ description?: string, messages: PromptMessage[] }> {
@@ -73,7 +75,7 @@ export function createPromptRegistry () {
     get,
     remove (name: string): boolean {
       if (!prompts.delete(name)) return false
-      listing = [...prompts.values()].map((p) => p.info)
+      relist()
       return true
     },
     list: () => listing,

@@ -34,6 +34,12 @@ export function createResourceRegistry () {
   let listing: Listed[] = []
   let templateListing: Listed[] = []
 
+  /** What resources/list and resources/templates/list publish, rebuilt when the registry changes. */
+  function relist (): void {
+    listing = [...byUri.values()].map((d) => ({ uri: d.uri, ...described(d), ...(d.size !== undefined ? { size: d.size } : {}) }))
+    templateListing = templates.map((t) => ({ uriTemplate: t.def.uriTemplate, ...described(t.def) }))
+  }
+
   function add (def: ResourceDefinition): void {
     if (typeof def?.uri !== 'string' || !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(def.uri)) {
       throw new Error(`resource uri ${JSON.stringify(def?.uri)} must be an absolute URI`)
@@ -41,7 +47,7 @@ export function createResourceRegistry () {
     checkCommon('resource', def.uri, def)
     if (byUri.has(def.uri)) throw new Error(`resource "${def.uri}" is registered twice`)
     byUri.set(def.uri, def)
-    listing = [...byUri.values()].map((d) => ({ uri: d.uri, ...described(d), ...(d.size !== undefined ? { size: d.size } : {}) }))
+    relist()
   }
 
   function addTemplate (def: ResourceTemplateDefinition): void {
@@ -52,19 +58,19 @@ export function createResourceRegistry () {
       if (!matcher.variables.includes(name)) throw new Error(`resource template "${def.uriTemplate}" completes unknown variable "${name}"`)
     }
     templates.push({ def, matcher })
-    templateListing = templates.map((t) => ({ uriTemplate: t.def.uriTemplate, ...described(t.def) }))
+    relist()
   }
 
   /** Removes the resource with this URI, or the template with this uriTemplate. */
   function remove (uriOrTemplate: string): boolean {
     if (byUri.delete(uriOrTemplate)) {
-      listing = [...byUri.values()].map((d) => ({ uri: d.uri, ...described(d), ...(d.size !== undefined ? { size: d.size } : {}) }))
+      relist()
       return true
     }
     const at = templates.findIndex((t) => t.def.uriTemplate === uriOrTemplate)
     if (at < 0) return false
     templates.splice(at, 1)
-    templateListing = templates.map((t) => ({ uriTemplate: t.def.uriTemplate, ...described(t.def) }))
+    relist()
     return true
   }
 

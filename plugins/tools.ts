@@ -67,6 +67,8 @@ export function createToolRegistry (defaultTimeoutMs: number) {
   const observers: CallObserver[] = []
   let listing: ToolInfo[] = []
 
+  const relist = () => { listing = [...tools.values()].map((t) => t.info) }
+
   function register (definition: AnyTool): void {
     // A bad tool fails at start, not on its first call.
     if (typeof definition?.name !== 'string' || !NAME.test(definition.name)) {
@@ -93,7 +95,7 @@ export function createToolRegistry (defaultTimeoutMs: number) {
       output: definition.output ? TypeCompiler.Compile(definition.output) : undefined,
       info
     })
-    listing = [...tools.values()].map((t) => t.info)
+    relist()
   }
 
   function validate (tool: Registered, args: unknown): unknown {
@@ -184,7 +186,7 @@ export function createToolRegistry (defaultTimeoutMs: number) {
   /** Removes a tool; calls already running finish. False when there was none by that name. */
   function remove (name: string): boolean {
     if (!tools.delete(name)) return false
-    listing = [...tools.values()].map((t) => t.info)
+    relist()
     return true
   }
 
