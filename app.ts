@@ -91,11 +91,12 @@ export const options: FastifyServerOptions & { accessLog: boolean, env: boolean 
 const BIND_HANDLE = Symbol('datapulse.bindHandle')
 type AppOptions = DataPulseOptions & { [BIND_HANDLE]?: (app: FastifyInstance) => void }
 
-/** Options of ours, plus Fastify's own for `register`; fastify-cli adds the keys of `options`. */
-const OPTION_NAMES = new Set([
+/** Options of ours; Fastify's own for `register` are allowed too, and fastify-cli adds the keys of `options`. */
+const OWN_OPTIONS = [
   'tools', 'resources', 'resourceTemplates', 'prompts', 'builtinTools', 'store', 'env', 'accessLog', 'behindProxy', 'handle',
-  'auth', 'sessions', 'sse', 'limits', 'fetchUrl', 'http', 'mcp', 'prefix', 'logLevel', 'logSerializers'
-])
+  'auth', 'sessions', 'sse', 'limits', 'fetchUrl', 'http', 'mcp'
+]
+const OPTION_NAMES = new Set([...OWN_OPTIONS, 'prefix', 'logLevel', 'logSerializers'])
 
 /**
  * The root plugin: `fastify start dist/app.js` loads it, tests and embedding apps register it.
@@ -106,7 +107,7 @@ async function dataPulse (host: FastifyInstance, opts: DataPulseOptions, envByDe
   const fromCli = new Set(Object.keys(options))
   const unknown = Object.keys(opts).filter((key) => !OPTION_NAMES.has(key) && !fromCli.has(key))
   if (unknown.length > 0) {
-    throw new ConfigError(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}: expected ${[...OPTION_NAMES].slice(0, 17).join(', ')}`)
+    throw new ConfigError(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}: expected ${OWN_OPTIONS.join(', ')}`)
   }
   const name = opts.handle ?? 'dataPulse'
   if (host.hasDecorator(name)) {

@@ -47,14 +47,15 @@ export function createTickets (store: SessionStore, ttlSeconds: number, maxPerSe
     async redeem (ticket: string, sessionId: string): Promise<Principal> {
       const refused = () => new AppError(401, 'invalid_ticket', 'ticket is unknown, expired, already used or for another session; request a new one')
       if (!/^[A-Za-z0-9_-]{43}$/.test(ticket)) throw refused()
-      const found = await store.takeValue(sessionId, keyOf(ticket)).catch((err: unknown) => {
+      const key = keyOf(ticket)
+      const found = await store.takeValue(sessionId, key).catch((err: unknown) => {
         if (err instanceof AppError && err.statusCode === 404) return null
         throw err
       })
       if (!found) throw refused()
       const { principal, expires } = JSON.parse(found) as { principal: Principal, expires: number }
       const mine = outstanding.get(sessionId)
-      const at = mine?.findIndex((t) => t.key === keyOf(ticket)) ?? -1
+      const at = mine?.findIndex((t) => t.key === key) ?? -1
       if (at >= 0) mine!.splice(at, 1)
       if (expires <= Date.now()) throw new AppError(401, 'invalid_ticket', 'ticket has expired; request a new one')
       return principal
