@@ -155,7 +155,15 @@ async function app (fastify: FastifyInstance, opts: AppOptions) {
     stateTtlMs: config.mcp.stateTtlMs,
     maxListeners: config.mcp.maxListeners,
     maxListenersPerPrincipal: config.mcp.maxListenersPerPrincipal,
-    pingIntervalMs: config.sse.pingIntervalMs
+    pingIntervalMs: config.sse.pingIntervalMs,
+    tasks: {
+      ttlMs: config.mcp.taskTtlMs,
+      pollIntervalMs: config.mcp.taskPollIntervalMs,
+      leaseMs: config.mcp.taskLeaseMs,
+      timeoutMs: config.mcp.taskTimeoutMs,
+      maxResultBytes: config.mcp.taskMaxResultBytes,
+      maxRunning: config.mcp.maxRunningTasks
+    }
   })
   await fastify.register(streamsPlugin, { sse: config.sse })
   await fastify.register(ticketsPlugin, { ttlSeconds: config.auth.ticketTtlSeconds, maxPerSession: config.auth.maxTicketsPerSession })

@@ -72,7 +72,13 @@ const ENV: Record<string, [Section, string, Parse]> = {
   MCP_STATE_TTL_MS: ['mcp', 'stateTtlMs', 'int'],
   MCP_STATE_SECRET: ['mcp', 'stateSecret', 'secret'],
   MCP_MAX_LISTENERS: ['mcp', 'maxListeners', 'int'],
-  MCP_MAX_LISTENERS_PER_PRINCIPAL: ['mcp', 'maxListenersPerPrincipal', 'int']
+  MCP_MAX_LISTENERS_PER_PRINCIPAL: ['mcp', 'maxListenersPerPrincipal', 'int'],
+  TASK_TTL_MS: ['mcp', 'taskTtlMs', 'int'],
+  TASK_POLL_INTERVAL_MS: ['mcp', 'taskPollIntervalMs', 'int'],
+  TASK_LEASE_MS: ['mcp', 'taskLeaseMs', 'int'],
+  TASK_TIMEOUT_MS: ['mcp', 'taskTimeoutMs', 'int'],
+  TASK_MAX_RESULT_BYTES: ['mcp', 'taskMaxResultBytes', 'int'],
+  MAX_RUNNING_TASKS: ['mcp', 'maxRunningTasks', 'int']
 }
 
 export { ConfigError }

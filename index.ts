@@ -4,6 +4,8 @@ export { defineTool, ToolError, type ToolDefinition, type ToolContext, type AnyT
 export { defineResource, defineResourceTemplate, type ResourceDefinition, type ResourceTemplateDefinition, type ResourceRead, type Completer } from './lib/resource.js'
 export { definePrompt, type PromptDefinition, type AnyPrompt } from './lib/prompt.js'
 export type * from './lib/mcp/types.js'
+// A protocol error a handler may throw: the request (or its task) ends with this JSON-RPC error.
+export { RpcError as McpError } from './lib/mcp/rpc.js'
 export type { Principal, HostPrincipal, AuthenticateHook } from './plugins/auth.js'
 export type { DataPulseHandle } from './plugins/handle.js'
 export type { SessionStore, StoredEvent } from './lib/stores/session-store.js'

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import dataPulse, {
-  defineTool, definePrompt, defineResource, defineResourceTemplate, type DataPulseOptions, type ToolContext
+  defineTool, definePrompt, defineResource, defineResourceTemplate, McpError, ToolError, type DataPulseOptions, type ToolContext
 } from '../index.js'
 
 // A 1×1 PNG and a short silent WAV, for the media content types.
@@ -423,9 +423,83 @@ const triggers = [
   })
 ]
 
+/** Tools for the tasks extension's scenarios (long-running calls, SEP-2663). */
+const confirmSchema = { type: 'object' as const, properties: { confirm: { type: 'boolean' }, name: { type: 'string' } } }
+const taskTools = [
+  defineTool({
+    name: 'greet',
+    description: 'Greets by name, at once (never a task)',
+    input: Type.Object({ name: Type.String() }),
+    handler: ({ name }) => `Hello, ${name}!`
+  }),
+  defineTool({
+    name: 'slow_compute',
+    description: 'Sleeps for the given seconds, then reports; a task for clients that support tasks',
+    input: Type.Object({ seconds: Type.Number({ minimum: 0, maximum: 3600 }), label: Type.Optional(Type.String()) }),
+    execution: { taskSupport: 'optional' },
+    handler: async ({ seconds, label }, ctx) => {
+      await ctx.progress(0, seconds, `computing ${label ?? ''}`.trim())
+      await sleep(seconds * 1000, ctx.signal)
+      return `Computed ${label ?? 'result'} after ${seconds} s`
+    }
+  }),
+  defineTool({
+    name: 'failing_job',
+    description: 'Fails as a tool after a second; runs only as a task',
+    input: none,
+    execution: { taskSupport: 'required' },
+    handler: async (_args, ctx) => {
+      await sleep(1000, ctx.signal)
+      throw new ToolError('the job failed')
+    }
+  }),
+  defineTool({
+    name: 'protocol_error_job',
+    description: 'Ends with a protocol error (the task fails)',
+    input: none,
+    execution: { taskSupport: 'optional' },
+    handler: async () => { throw new McpError(-32603, 'the job broke down') }
+  }),
+  defineTool({
+    name: 'confirm_delete',
+    description: 'Asks for confirmation before deleting a file (as a task)',
+    input: Type.Object({ filename: Type.String() }),
+    execution: { taskSupport: 'optional' },
+    handler: async ({ filename }, ctx) => {
+      const answer = await ctx.elicit({ message: `Delete ${filename}?`, requestedSchema: confirmSchema })
+      return answer.action === 'accept' && answer.content?.confirm === true ? `Deleted ${filename}` : `Kept ${filename}`
+    }
+  }),
+  defineTool({
+    name: 'multi_input',
+    description: 'Asks two questions at once (as a task)',
+    input: none,
+    execution: { taskSupport: 'optional' },
+    handler: async (_args, ctx) => {
+      const [first, second] = await Promise.all([
+        ctx.elicit({ message: 'First name?', requestedSchema: confirmSchema }),
+        ctx.elicit({ message: 'Second name?', requestedSchema: confirmSchema })
+      ])
+      return `Got ${String(first.content?.name)} and ${String(second.content?.name)}`
+    }
+  }),
+  defineTool({
+    name: 'test_tool_with_task',
+    description: 'Asks for the user name within the call, then goes on as a task',
+    input: none,
+    execution: { taskSupport: 'required', taskStart: 'handler' },
+    handler: async (_args, ctx) => {
+      const answer = await ctx.elicit({ message: 'What is your name?', requestedSchema: nameSchema }, { key: 'user_name' })
+      await ctx.runAsTask()
+      await sleep(100, ctx.signal)
+      return `Hello, ${String(answer.content?.name)}!`
+    }
+  })
+]
+
 /** The everything server's definitions, to register on any app (tests use this too). */
 export const everything: DataPulseOptions = {
-  tools: [...contentTools, ...streamingTools, ...roundTripTools, ...schemaTools, ...triggers],
+  tools: [...contentTools, ...streamingTools, ...roundTripTools, ...taskTools, ...schemaTools, ...triggers],
   resources,
   resourceTemplates,
   prompts

@@ -6,6 +6,11 @@ export class ClientCancelled extends Error {
   override name = 'ClientCancelled'
 }
 
+/** The abort reason of calls still running when the shutdown grace ran out. */
+export class ShuttingDown extends Error {
+  override name = 'ShuttingDown'
+}
+
 /**
  * Calls that belong to one HTTP request rather than a session (2026-07-28 is stateless) get a
  * slot map of their own under this prefix, which no session id can start with: no client shares
@@ -53,8 +58,9 @@ export function createCalls (maxPerSession: number, pin?: (sessionId: string) =>
     const entry: Running = { line, done: undefined as unknown as Promise<void> }
     slot.set(key, entry)
     total++
-    // A session with a call in flight is in use: pressure eviction passes it by.
-    const unpin = sessionId.startsWith(REQUEST_KEY) ? undefined : pin?.(sessionId)
+    // A session with a call in flight is in use: pressure eviction passes it by. Keys that are
+    // no session (a request's, a task's) start with a NUL.
+    const unpin = sessionId.charCodeAt(0) === 0 ? undefined : pin?.(sessionId)
     const finish = () => {
       unpin?.()
       unlink?.()
@@ -91,7 +97,7 @@ export function createCalls (maxPerSession: number, pin?: (sessionId: string) =>
       const timedOut = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs) })
       await Promise.race([Promise.all(all.map((c) => c.done)), timedOut])
       clearTimeout(timer)
-      for (const c of all) c.line.abort(new Error('server shutting down'))
+      for (const c of all) c.line.abort(new ShuttingDown('server shutting down'))
       await Promise.all(all.map((c) => c.done))
     }
   }

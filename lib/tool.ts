@@ -28,6 +28,13 @@ export interface ToolContext {
   listRoots (options?: AskOptions): Promise<RootsResult>
   /** What the client declared it can do (elicitation, sampling, roots…). */
   clientCapabilities (): Promise<Record<string, unknown>>
+  /**
+   * Continues this call as a task (for a tool with `execution.taskStart: 'handler'`): the client
+   * gets the task's id now and the handler's result later, through the task. Questions asked
+   * before this are answered within the call itself; questions after it, through the task.
+   * Resolves at once, doing nothing, where the call cannot become a task.
+   */
+  runAsTask (): Promise<void>
   /** Announces changes to every client that listens (list_changed, resources/updated), on every instance. */
   changes: {
     listChanged (kind: 'tools' | 'prompts' | 'resources'): Promise<void>
@@ -68,6 +75,13 @@ export interface ToolDefinition<S extends TObject = TObject, R = unknown> {
   timeoutMs?: number
   /** 2026-07-28 list caching hints for this tool's listing (the smallest wins). */
   ttlMs?: number
+  /**
+   * Long-running work as a task (the tasks extension, SEP-2663): 'optional' runs as a task for
+   * clients that support tasks and as a plain call for the rest; 'required' refuses clients that
+   * do not (-32021). A task starts with the call unless `taskStart` is 'handler', where it starts
+   * when the handler calls `ctx.runAsTask()`.
+   */
+  execution?: { taskSupport: 'optional' | 'required', taskStart?: 'call' | 'handler' }
   /** Releases what the tool holds (connection pools…) when the app closes. */
   close? (): Promise<void>
   /**

@@ -6,6 +6,8 @@ import { createListeners } from '../lib/mcp/listeners.js'
 import { createRequestStates } from '../lib/mcp/request-state.js'
 import { METHOD_CAPABILITY, methods, serverCapabilities, type MethodContext } from '../lib/mcp/methods.js'
 import { clip, RpcError } from '../lib/mcp/rpc.js'
+import { createTasks, type TasksOptions } from '../lib/mcp/tasks.js'
+import { createTaskRunner, type RunnerOptions } from '../lib/mcp/task-runner.js'
 import { AppError } from '../lib/errors.js'
 import { ErrorCodes } from '../schemas/jsonrpc.js'
 
@@ -19,6 +21,7 @@ export interface McpPluginOptions {
   maxListeners: number
   maxListenersPerPrincipal: number
   pingIntervalMs: number
+  tasks: TasksOptions & RunnerOptions & { maxRunning: number }
 }
 
 export type ListKind = 'tools' | 'prompts' | 'resources'
@@ -29,6 +32,8 @@ export function createMcp (app: FastifyInstance, opts: McpPluginOptions) {
   let capabilities: Record<string, unknown> | undefined
   const capabilitiesOf = () => (capabilities ??= serverCapabilities(app))
   const requestStates = createRequestStates(async () => opts.stateSecret ?? await app.sessions.secret(), opts.stateTtlMs)
+  const tasks = createTasks(app.sessions, opts.tasks)
+  const taskRunner = createTaskRunner(app, tasks, opts.tasks)
   const listeners = createListeners(app.sessions, { max: opts.maxListeners, maxPerPrincipal: opts.maxListenersPerPrincipal, pingIntervalMs: opts.pingIntervalMs, capabilities: capabilitiesOf })
 
   /** Publishes a notification to every session of `topic`; sessions gone meanwhile leave it. */
@@ -63,6 +68,8 @@ export function createMcp (app: FastifyInstance, opts: McpPluginOptions) {
     clientRequests,
     requestStates,
     listeners,
+    tasks,
+    taskRunner,
     /** Derived from what is registered, again after the host changes a registry (app.dataPulse). */
     capabilities: (): Record<string, unknown> => capabilitiesOf(),
     refreshCapabilities (): void { capabilities = undefined },
@@ -100,7 +107,10 @@ export default fp(async function mcpPlugin (fastify: FastifyInstance, opts: McpP
   fastify.decorate('mcp', mcp)
   // Open listen streams end before the server closes, or close() waits on them.
   fastify.addHook('preClose', async () => { mcp.listeners.endAll() })
-  fastify.addHook('onClose', async () => { mcp.listeners.close() })
+  fastify.addHook('onClose', async () => {
+    mcp.listeners.close()
+    mcp.taskRunner.close()
+  })
 }, {
   name: 'datapulse-mcp',
   fastify: '5.x',

@@ -18,6 +18,7 @@ export interface ToolInfo {
   outputSchema?: Record<string, unknown>
   annotations?: Record<string, unknown>
   icons?: unknown[]
+  execution?: { taskSupport: string }
 }
 
 export interface ToolsPluginOptions {
@@ -88,6 +89,12 @@ export function createToolRegistry (defaultTimeoutMs: number) {
     if (definition.output) info.outputSchema = publishedSchema(definition.output)
     if (definition.annotations) info.annotations = { ...definition.annotations }
     if (definition.icons) info.icons = definition.icons
+    if (definition.execution) {
+      const { taskSupport, taskStart } = definition.execution
+      if (taskSupport !== 'optional' && taskSupport !== 'required') throw new Error(`tool "${definition.name}" execution.taskSupport must be "optional" or "required"`)
+      if (taskStart !== undefined && taskStart !== 'call' && taskStart !== 'handler') throw new Error(`tool "${definition.name}" execution.taskStart must be "call" or "handler"`)
+      info.execution = { taskSupport }
+    }
     tools.set(definition.name, {
       definition,
       check: TypeCompiler.Compile(definition.input),
@@ -111,10 +118,10 @@ export function createToolRegistry (defaultTimeoutMs: number) {
    * Validates `args` and runs the handler under the tool's time limit, in a call slot: `line` is
    * the slot's lifeline (which ctx.signal follows); cancellation ends it, and so does a timeout.
    */
-  function call (name: string, args: unknown, ctx: ToolContext, line: Lifeline): Promise<unknown> {
-    if (observers.length === 0) return run(name, args, ctx, line)
+  function call (name: string, args: unknown, ctx: ToolContext, line: Lifeline, timeoutMs?: number): Promise<unknown> {
+    if (observers.length === 0) return run(name, args, ctx, line, timeoutMs)
     const started = performance.now()
-    const running = run(name, args, ctx, line)
+    const running = run(name, args, ctx, line, timeoutMs)
     const record = (outcome: string) => {
       // Unknown names are not recorded under their own label: clients choose them freely.
       const label = tools.has(name) ? name : '(unknown)'
@@ -145,13 +152,14 @@ export function createToolRegistry (defaultTimeoutMs: number) {
     throw new ToolError('tool_failed', `${name}: result does not match its outputSchema at ${first?.path || '/'}: ${first?.message ?? 'invalid'}`)
   }
 
-  async function run (name: string, args: unknown, ctx: ToolContext, lifeline: Lifeline): Promise<unknown> {
+  /** `taskTimeoutMs`: the limit of a call running as a task, unless the tool sets its own. */
+  async function run (name: string, args: unknown, ctx: ToolContext, lifeline: Lifeline, taskTimeoutMs?: number): Promise<unknown> {
     const tool = tools.get(name)
     // Client-chosen names are cut before they are echoed: errors never amplify input.
     if (!tool) throw new ToolError('unknown_tool', `unknown tool "${name.length > 64 ? `${name.slice(0, 64)}…` : name}"`)
     const valid = validate(tool, args)
     if (lifeline.aborted) throw new ToolError('cancelled', `${name}: cancelled before it started`)
-    const timeoutMs = tool.definition.timeoutMs ?? defaultTimeoutMs
+    const timeoutMs = tool.definition.timeoutMs ?? taskTimeoutMs ?? defaultTimeoutMs
     let timedOut = false
     const failure = () => timedOut
       ? new ToolError('tool_timeout', `${name}: timed out after ${timeoutMs} ms`)

@@ -125,7 +125,17 @@ export const McpOptionsSchema = Type.Object({
   maxListeners: Type.Integer({ minimum: 1, default: 10_000 }),
   // 0: no budget of a principal's own (with one shared token it would be the server's).
   maxListenersPerPrincipal: Type.Integer({ minimum: 0, default: 0 }),
-  instructions: Type.Optional(Type.String({ maxLength: 8192 }))
+  instructions: Type.Optional(Type.String({ maxLength: 8192 })),
+  // Tasks (long-running tool calls, SEP-2663): how long a task and its result are kept from its
+  // creation, the poll interval suggested to clients, the runner's lease (a task whose instance
+  // stopped is reported failed at most this long after), how long a task may run (tools that set
+  // their own timeoutMs keep it), its largest result, and tasks running at once on this instance.
+  taskTtlMs: Ms(3_600_000, 1000),
+  taskPollIntervalMs: Ms(1000, 10),
+  taskLeaseMs: Ms(15_000, 300),
+  taskTimeoutMs: Ms(3_600_000, 1000),
+  taskMaxResultBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
+  maxRunningTasks: Type.Integer({ minimum: 1, default: 1000 })
 }, { additionalProperties: false })
 
 export const AppOptionsSchema = Type.Object({

@@ -61,12 +61,13 @@ export async function startEverything (env: Record<string, string> = {}) {
   }
 }
 
-/** Runs `conformance server --requirements <revision>` against `url`. */
-export async function runSuite (url: string, revision: string): Promise<SuiteResult> {
+/** Runs `conformance server --requirements <revision>` (or `--suite all`) against `url`. */
+export async function runSuite (url: string, revision: string | 'all'): Promise<SuiteResult> {
   const node = await modernNode()
   const cwd = mkdtempSync(join(tmpdir(), 'datapulse-conformance-'))
   try {
-    const child = spawn(node, [SUITE, 'server', '--url', url, '--requirements', revision], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    const which = revision === 'all' ? ['--suite', 'all'] : ['--requirements', revision]
+    const child = spawn(node, [SUITE, 'server', '--url', url, ...which], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
     child.stdout.on('data', (d: Buffer) => { output += d })
     child.stderr.on('data', (d: Buffer) => { output += d })
@@ -101,6 +102,26 @@ export function conformanceTest (revision: string, scoredCount: number, alsoPass
     for (const name of scored) t.equal(result.scenarios.get(name), true, `${name} passes`)
     // Pending scenarios do not count for the suite, but these pass against our fixture.
     for (const name of alsoPassing) t.equal(result.scenarios.get(name), true, `${name} (pending, not scored) passes too`)
+    t.equal(result.code, 0, 'the suite exits 0')
+    if (result.code !== 0) t.comment(result.output.slice(-4000))
+  })
+}
+
+/**
+ * `--suite all`: every scenario the suite has, pending and extension ones included (the tasks
+ * extension among them), passes; none is expected to fail.
+ */
+export function wholeSuiteTest (scenarioCount: number): void {
+  t.test('conformance suite, --suite all', { timeout: 300_000 }, async (t) => {
+    const server = await startEverything()
+    t.teardown(server.stop)
+    const result = await runSuite(server.url, 'all')
+    t.equal(result.scenarios.size, scenarioCount, `the suite runs ${scenarioCount} scenarios`)
+    const failing = [...result.scenarios].filter(([, passed]) => !passed).map(([name]) => name)
+    t.same(failing, [], 'every scenario passes')
+    for (const name of ['tasks-lifecycle', 'tasks-mrtr-input', 'tasks-mrtr-composition', 'tasks-required-task-error']) {
+      t.equal(result.scenarios.get(name), true, `${name} passes`)
+    }
     t.equal(result.code, 0, 'the suite exits 0')
     if (result.code !== 0) t.comment(result.output.slice(-4000))
   })

@@ -34,6 +34,8 @@ export interface CallScope {
   logLevel: () => Promise<LogLevel | null>
   clientCapabilities: () => Promise<Record<string, unknown>>
   changes: ToolContext['changes']
+  /** Turns the call into a task (ctx.runAsTask); absent where it cannot become one. */
+  becomeTask?: () => Promise<void>
 }
 
 /** A request needing a client capability the client did not declare (-32021 in 2026-07-28). */
@@ -72,6 +74,8 @@ class CallContext implements ToolContext {
   get signal (): AbortSignal { return this.#line.signal }
 
   clientCapabilities (): Promise<Record<string, unknown>> { return this.#scope.clientCapabilities() }
+
+  async runAsTask (): Promise<void> { await this.#scope.becomeTask?.() }
 
   async progress (progress: number, total?: number, message?: string): Promise<void> {
     const { channel, progressToken } = this.#scope

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import { AppError } from '../errors.js'
-import { ToolError } from '../tool.js'
+import { ToolError, type AnyTool } from '../tool.js'
+import { createTaskResult, TASK_KEY, type TaskRun } from './task-runner.js'
+import { declaresTasks, missingExtension, taskMethods, TASKS_EXTENSION } from './task-methods.js'
 import { createCallContext, type CallScope } from './context.js'
 import { paginate } from './paginate.js'
 import { clip, isObject, RequestCancelled, RpcError } from './rpc.js'
@@ -50,6 +52,18 @@ function requireSession (mc: MethodContext): string {
   return mc.sessionId
 }
 
+/**
+ * How a call runs: as a plain call, or as a task for a tool that supports tasks and a client that
+ * declared the extension on this request (2026-07-28). A tool that requires a task refuses others.
+ */
+async function taskMode (mc: MethodContext, tool: AnyTool | undefined): Promise<'none' | 'call' | 'handler'> {
+  const execution = tool?.execution
+  if (!execution || mc.era !== '2026') return 'none'
+  if (await declaresTasks(mc)) return execution.taskStart ?? 'call'
+  if (execution.taskSupport === 'required') throw missingExtension(TASKS_EXTENSION)
+  return 'none'
+}
+
 /** Runs a tool call in a call slot, so it can be cancelled, counted and drained at shutdown. */
 async function callTool (mc: MethodContext, params: Record<string, unknown>): Promise<Record<string, unknown>> {
   const { app } = mc
@@ -58,25 +72,68 @@ async function callTool (mc: MethodContext, params: Record<string, unknown>): Pr
   if (args !== undefined && !isObject(args)) throw new RpcError(ErrorCodes.invalidParams, 'params.arguments must be an object')
   const missing = app.tools.missingScopes(name, mc.principal.kind === 'local' ? null : mc.principal.scopes)
   if (missing.length > 0) throw insufficientScope(missing)
+  const mode = await taskMode(mc, app.tools.get(name))
+  const runner = app.mcp.taskRunner
+  // A task from the start: the client has its id before the handler runs.
+  const run = mode === 'call' ? await runner.open(mc.principal.id, name) : undefined
+  // A task the handler starts (ctx.runAsTask): until then the call answers its own questions.
+  let adopted: TaskRun | undefined
+  let handOff: (run: TaskRun) => void = () => {}
+  const handedOff = new Promise<TaskRun>((resolve) => { handOff = resolve })
+  let scope: CallScope = mc
+  if (run) scope = { ...mc, channel: run.channel, progressToken: 'task', logLevel: async () => null, lifeline: undefined }
+  else if (mode === 'handler') {
+    const own = mc.channel
+    scope = {
+      ...mc,
+      channel: {
+        notify: (method, p) => (adopted?.channel ?? own!).notify(method, p),
+        request: (method, p, signal, key) => (adopted?.channel ?? own!).request!(method, p, signal, key)
+      },
+      get progressToken () { return adopted ? 'task' : mc.progressToken },
+      becomeTask: async () => {
+        if (adopted) return
+        adopted = await runner.open(mc.principal.id, name)
+        adopted.line = call
+        handOff(adopted)
+      }
+    }
+  }
   let running: Promise<unknown>
   let call: Lifeline | undefined
   try {
-    running = app.calls.start(mc.sessionId || requestKey(), String(mc.requestId), (line) => {
+    const slot = run ? `${TASK_KEY}${run.task.taskId}` : mc.sessionId || requestKey()
+    running = app.calls.start(slot, run ? run.task.taskId : String(mc.requestId), (line) => {
       call = line
-      return app.tools.call(name, args ?? {}, createCallContext(mc, line), line)
-    }, mc.lifeline)
+      if (run) run.line = line
+      return app.tools.call(name, args ?? {}, createCallContext(scope, line), line, mode === 'none' ? undefined : runner.timeoutMs)
+    }, run ? undefined : mc.lifeline)
   } catch (err) {
     if (err instanceof AppError) {
       throw new RpcError(err.statusCode === 409 ? ErrorCodes.invalidRequest : ErrorCodes.overloaded, err.message)
     }
     throw err
   }
+  const outcome = settle(mc, name, running, () => call)
+  if (run) {
+    runner.settle(run, outcome)
+    return createTaskResult(run.task)
+  }
+  if (mode !== 'handler') return outcome
+  const first = await Promise.race([outcome.then((result) => ({ result })), handedOff.then((task) => ({ task }))])
+  if ('result' in first) return first.result
+  runner.settle(first.task, outcome)
+  return createTaskResult(first.task.task)
+}
+
+/** A running call's result, or the protocol error it ends with. */
+async function settle (mc: MethodContext, name: string, running: Promise<unknown>, call: () => Lifeline | undefined): Promise<Record<string, unknown>> {
   let result: CallToolResult
   try {
     result = toCallToolResult(await running)
-    if (result.structuredContent !== undefined) app.tools.checkOutput(name, result.structuredContent)
+    if (result.structuredContent !== undefined) mc.app.tools.checkOutput(name, result.structuredContent)
   } catch (err) {
-    if (call?.reason instanceof ClientCancelled) throw new RequestCancelled('cancelled by the client')
+    if (call()?.reason instanceof ClientCancelled) throw new RequestCancelled('cancelled by the client')
     // Protocol errors (unknown tool, bad arguments, a client that cannot answer) are the caller's
     // mistake; a tool that fails is a result the model should see (isError), per the tools spec.
     if (err instanceof RpcError) throw err
@@ -179,7 +236,8 @@ export const methods: Record<string, MethodHandler> = {
   'prompts/list': async (mc, params) => paginate(mc.app.prompts.list(), params.cursor, 'prompts'),
   'prompts/get': getPrompt,
   'completion/complete': complete,
-  'logging/setLevel': setLevel
+  'logging/setLevel': setLevel,
+  ...taskMethods
 }
 
 /** The server capability a method belongs to: without it (nothing registered) the method does not exist. */
@@ -198,6 +256,11 @@ export const METHOD_CAPABILITY: Record<string, string> = {
 
 /** Methods that exist only with 2025-era sessions; the stateless revision removed them. */
 export const SESSION_METHODS = new Set(['ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe'])
+
+/** Extensions this server offers 2026-07-28 clients (in `server/discover`). */
+export function serverExtensions (app: FastifyInstance): Record<string, unknown> | undefined {
+  return app.tools.list().some((tool) => tool.execution) ? { [TASKS_EXTENSION]: {} } : undefined
+}
 
 /** What this server offers, derived from what is registered. */
 export function serverCapabilities (app: FastifyInstance): Record<string, unknown> {

@@ -4,7 +4,7 @@ import { packageInfo } from '../package-info.js'
 import { startSse } from '../http/sse.js'
 import type { Channel } from './context.js'
 import type { MethodContext } from './methods.js'
-import { SESSION_METHODS } from './methods.js'
+import { serverExtensions, SESSION_METHODS } from './methods.js'
 import { progressTokenOf } from './session.js'
 import { classify, clip, isObject, RequestCancelled, rpcError, rpcResult, RpcError } from './rpc.js'
 import { LOG_LEVELS, type LogLevel } from './types.js'
@@ -39,7 +39,9 @@ const CACHEABLE = new Set(['server/discover', 'tools/list', 'prompts/list', 'res
 /** The requests that may answer `input_required`. */
 const ROUND_TRIP = new Set(['tools/call', 'prompts/get', 'resources/read'])
 /** Where Mcp-Name's value lives in the body. */
-const NAME_PARAM: Record<string, string> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' }
+const NAME_PARAM: Record<string, string> = {
+  'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri', 'tasks/get': 'taskId', 'tasks/update': 'taskId', 'tasks/cancel': 'taskId'
+}
 
 /** A question the handler asked that this round cannot answer: the request ends as input_required. */
 export class InputRequired extends RpcError {
@@ -211,6 +213,8 @@ function discover (app: FastifyInstance): Record<string, unknown> {
     supportedVersions: [...MODERN_VERSIONS, ...STREAMABLE_VERSIONS],
     capabilities: app.mcp.capabilities()
   }
+  const extensions = serverExtensions(app)
+  if (extensions) out.capabilities = { ...app.mcp.capabilities(), extensions }
   if (app.mcp.instructions) out.instructions = app.mcp.instructions
   return out
 }

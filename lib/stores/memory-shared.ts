@@ -1,19 +1,47 @@
 import { randomBytes } from 'node:crypto'
+import { AppError } from '../errors.js'
 import type { SessionStore } from './session-store.js'
 
-type Shared = Pick<SessionStore, 'join' | 'leave' | 'members' | 'secret' | 'hit' | 'broadcast' | 'onBroadcast'>
+type Shared = Pick<SessionStore, 'join' | 'leave' | 'members' | 'secret' | 'hit' | 'broadcast' | 'onBroadcast' | 'getRecord' | 'putRecord'>
 
 /**
  * The memory store's parts that are not sessions: topic membership (expired sessions leave
  * their topics lazily, when members are listed), fixed-window counters, the in-process
- * broadcast and the secret this process seals 2026 request state with.
+ * broadcast, the secret this process seals 2026 request state with, and records (tasks), whose
+ * bytes together stay under `maxRecordBytes`.
  */
-export function createMemoryShared (isLive: (sessionId: string) => boolean): Shared & { sweep (now: number): void, clear (): void } {
+export function createMemoryShared (isLive: (sessionId: string) => boolean, maxRecordBytes: number): Shared & { sweep (now: number): void, clear (): void } {
   const topics = new Map<string, Set<string>>()
   const listeners = new Set<(message: string) => void>()
   const secret = randomBytes(32).toString('base64url')
   const counters = new Map<string, { count: number, resetAt: number }>()
+  const records = new Map<string, { value: string, version: number, expires: number }>()
+  let recordBytes = 0
+  const drop = (key: string) => {
+    const r = records.get(key)
+    if (r) recordBytes -= r.value.length
+    records.delete(key)
+  }
   return {
+    async getRecord (key) {
+      const r = records.get(key)
+      if (r && r.expires <= Date.now()) drop(key)
+      const live = records.get(key)
+      return live ? { value: live.value, version: live.version } : null
+    },
+    async putRecord (key, value, version, ttlMs) {
+      const now = Date.now()
+      const r = records.get(key)
+      const current = r && r.expires > now ? r.version : 0
+      if (current !== version) return false
+      const growth = value.length - (r?.value.length ?? 0)
+      if (growth > 0 && recordBytes + growth > maxRecordBytes) {
+        throw new AppError(503, 'store_full', 'the server holds as many tasks as it has room for; try again later')
+      }
+      recordBytes += growth
+      records.set(key, { value, version: version + 1, expires: now + ttlMs })
+      return true
+    },
     async join (topic, sessionId) {
       let members = topics.get(topic)
       if (!members) topics.set(topic, members = new Set())
@@ -47,9 +75,12 @@ export function createMemoryShared (isLive: (sessionId: string) => boolean): Sha
     },
     sweep (now) {
       for (const [key, c] of counters) if (c.resetAt <= now) counters.delete(key)
+      for (const [key, r] of records) if (r.expires <= now) drop(key)
     },
     clear () {
       counters.clear()
+      records.clear()
+      recordBytes = 0
       topics.clear()
       listeners.clear()
     }

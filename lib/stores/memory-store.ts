@@ -11,11 +11,12 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
   const sessions = new Map<string, Session>()
   const ttlMs = opts.ttlSeconds * 1000
   // Topics, counters, broadcast and the shared secret: what a store holds besides sessions.
-  const shared = createMemoryShared((id) => live(id) !== undefined)
   // Retained bytes, per principal and in all: the bounds that keep one client from taking the heap.
   // `ids` is the owner's sessions, least recently used first, like `sessions` for the server.
   const owners = new Map<string, { sessions: number, bytes: number, ids: Set<string> }>()
   const maxTotalBytes = opts.maxTotalBytes || Math.floor(getHeapStatistics().heap_size_limit / 4)
+  // Tasks' records have a budget of their own, as large as the logs'.
+  const shared = createMemoryShared((id) => live(id) !== undefined, maxTotalBytes)
   let totalBytes = 0
   let evictions = 0
   const perOwner = opts.maxSessionsPerPrincipal

@@ -166,6 +166,15 @@ redis.call('DEL', KEYS[1], KEYS[2])
 return 'owner:' .. m[1]
 `
 
+/** KEYS: record. ARGV: expected version, value, ttl ms. Compare-and-set → 1 | 0 (another writer won). */
+export const PUT_RECORD = `
+local v = redis.call('HGET', KEYS[1], 'v') or '0'
+if v ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'v', tonumber(v) + 1, 'd', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
+return 1
+`
+
 type ScriptOptions = { keys: string[], arguments: string[] }
 interface ScriptClient {
   evalSha (sha: string, options: ScriptOptions): Promise<unknown>
@@ -180,7 +189,7 @@ interface ScriptClient {
 export async function createScriptRunner (client: ScriptClient, single: boolean) {
   const shas = new Map<string, string>()
   if (single) {
-    await Promise.all([ACK, EVICT, HIT, OPEN, PUBLISH, READ, TAKE.set, TAKE.take, TOUCH].map((body) => (client as unknown as { scriptLoad (s: string): Promise<string> }).scriptLoad(body)))
+    await Promise.all([ACK, EVICT, HIT, OPEN, PUBLISH, PUT_RECORD, READ, TAKE.set, TAKE.take, TOUCH].map((body) => (client as unknown as { scriptLoad (s: string): Promise<string> }).scriptLoad(body)))
   }
   return function script (body: string, options: ScriptOptions): Promise<unknown> {
     let sha = shas.get(body)

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { randomBytes } from 'node:crypto'
 import { AppError } from '../errors.js'
-import { ACK, createScriptRunner, HIT, OPEN, PUBLISH, READ, TAKE } from './redis-scripts.js'
+import { ACK, createScriptRunner, HIT, OPEN, PUBLISH, PUT_RECORD, READ, TAKE } from './redis-scripts.js'
 import { connectRedis } from './redis-connect.js'
 import { createRedisEviction } from './redis-eviction.js'
 import { sessionCap, type ReadResult, type SessionStore, type StoredEvent } from './session-store.js'
@@ -30,6 +30,7 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
   const logKey = (id: string) => `${prefix}{${id}}:log`
   const wakeChannel = (id: string) => `${prefix}{${id}}:wake`
   const ownerKey = (owner: string) => `${prefix}owner:${owner}`
+  const recordKey = (key: string) => `${prefix}record:{${key}}`
   const watchers = new Map<string, Set<() => void>>()
   const subscriptions = new Map<Set<() => void>, () => void>()
   // When this instance last moved a session's expiry score in the index (see open).
@@ -213,6 +214,14 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
     join: (topic, sessionId) => guarded(async () => { await client.sAdd(topicKey(topic), sessionId) }),
     leave: (topic, sessionId) => guarded(async () => { await client.sRem(topicKey(topic), sessionId) }),
     members: (topic) => guarded(async () => client.sMembers(topicKey(topic))),
+
+    getRecord: (key) => guarded(async () => {
+      const [version, value] = await client.hmGet(recordKey(key), ['v', 'd'])
+      return version && value !== null && value !== undefined ? { value, version: Number(version) } : null
+    }),
+
+    putRecord: (key, value, version, ttlMs) => guarded(async () =>
+      Number(await script(PUT_RECORD, { keys: [recordKey(key)], arguments: [String(version), value, String(Math.max(1, Math.ceil(ttlMs)))] })) === 1),
 
     secret: () => guarded(async () => {
       // The first instance to ask sets it; every other one reads the same value.

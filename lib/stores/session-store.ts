@@ -42,6 +42,11 @@ export interface OpenOptions {
   replay?: boolean
 }
 
+export interface StoredRecord {
+  value: string
+  version: number
+}
+
 export interface StoreStats {
   sessions: number
   queuedFrames: number
@@ -100,6 +105,14 @@ export interface SessionStore {
 
   /** Counts a hit on `key` in a fixed window shared by every instance (rate limits). */
   hit (key: string, windowMs: number): Promise<{ count: number, ttlMs: number }>
+
+  /**
+   * Records outside any session (tasks), read with their version. `putRecord` writes only if
+   * the record is still at `version` (0: it must not exist yet), so of two writers one wins and
+   * the other re-reads; false then. The record expires `ttlMs` after each write.
+   */
+  getRecord (key: string): Promise<StoredRecord | null>
+  putRecord (key: string, value: string, version: number, ttlMs: number): Promise<boolean>
 
   /** A random secret every instance on this store shares (seals 2026 request state). */
   secret (): Promise<string>

@@ -1,0 +1,181 @@
+import type { FastifyInstance } from 'fastify'
+import { ShuttingDown } from '../calls.js'
+import type { Lifeline } from '../lifeline.js'
+import type { Channel } from './context.js'
+import { RpcError } from './rpc.js'
+import { isTerminal, type TaskRecord, type Tasks } from './tasks.js'
+import { ErrorCodes } from '../../schemas/jsonrpc.js'
+
+/** Prefix of a task's call slot: tasks outlive the request that started them. */
+export const TASK_KEY = '\u0000task:'
+
+/** The abort reason of a task the client cancelled (through any instance). */
+export class TaskCancelled extends Error {
+  override name = 'TaskCancelled'
+}
+
+export interface RunnerOptions {
+  timeoutMs: number
+  maxRunning: number
+  maxResultBytes: number
+}
+
+/** What a tools/call that made a task answers: the task itself, flat (CreateTaskResult). */
+export function createTaskResult (task: TaskRecord): Record<string, unknown> {
+  return {
+    resultType: 'task',
+    taskId: task.taskId,
+    status: task.status,
+    createdAt: task.createdAt,
+    lastUpdatedAt: task.lastUpdatedAt,
+    ttlMs: task.ttlMs,
+    pollIntervalMs: task.pollIntervalMs
+  }
+}
+
+/**
+ * One task running on this instance: its handler's questions become the task's `inputRequests`,
+ * its progress messages the task's status message. It renews its lease, takes the answers other
+ * instances file in the store, and stops when the task was cancelled.
+ */
+class TaskRun {
+  line: Lifeline | undefined
+  readonly waiting = new Map<string, { resolve: (value: unknown) => void, reject: (err: unknown) => void }>()
+  readonly channel: Channel
+  readonly #tasks: Tasks
+  readonly #leaseMs: number
+
+  constructor (readonly task: TaskRecord, tasks: Tasks) {
+    this.#tasks = tasks
+    this.#leaseMs = tasks.options.leaseMs
+    this.channel = {
+      notify: async (method, params) => {
+        if (method !== 'notifications/progress' || typeof params.message !== 'string') return
+        const message = params.message
+        await tasks.update(task.taskId, (t) => isTerminal(t.status) ? null : Object.assign(t, { statusMessage: message }))
+      },
+      request: (method, params, signal, key) => this.#ask(method, params, signal, key)
+    }
+  }
+
+  #ask (method: string, params: Record<string, unknown>, signal: AbortSignal, wanted: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      let key = wanted
+      const onAbort = () => { this.waiting.delete(key); reject(signal.reason) }
+      signal.addEventListener('abort', onAbort, { once: true })
+      const settle = (fn: (v: unknown) => void) => (value: unknown) => { signal.removeEventListener('abort', onAbort); fn(value) }
+      this.#tasks.update(this.task.taskId, (t) => {
+        if (isTerminal(t.status)) return null
+        // A key names one question for the task's whole life (the spec forbids reuse).
+        const asked = t.asked ?? []
+        key = asked.includes(wanted) ? `${wanted}~${asked.length}` : wanted
+        t.asked = [...asked, key]
+        t.inputRequests = { ...t.inputRequests, [key]: { method, params } }
+        t.status = 'input_required'
+        return t
+      }).then(() => {
+        this.waiting.set(key, { resolve: settle(resolve), reject: settle(reject) })
+      }, settle(reject))
+    })
+  }
+
+  /** Renews the lease, takes answers filed for this run's questions, stops if the task ended. */
+  async refresh (): Promise<void> {
+    let taken: Record<string, unknown> = {}
+    const task = await this.#tasks.update(this.task.taskId, (t) => {
+      taken = {}
+      if (isTerminal(t.status)) return null
+      t.leaseUntil = Date.now() + this.#leaseMs
+      for (const key of this.waiting.keys()) {
+        if (t.responses && Object.hasOwn(t.responses, key)) {
+          taken[key] = t.responses[key]
+          delete t.responses[key]
+        }
+      }
+      return t
+    })
+    if (!task || isTerminal(task.status)) this.line?.abort(new TaskCancelled('the task was cancelled'))
+    for (const [key, value] of Object.entries(taken)) {
+      this.waiting.get(key)?.resolve(value)
+      this.waiting.delete(key)
+    }
+  }
+
+  /** Files the call's outcome: completed with its result, or failed with its protocol error. */
+  async finish (outcome: Promise<Record<string, unknown>>, maxResultBytes: number): Promise<void> {
+    let end: Partial<TaskRecord>
+    try {
+      const result = await outcome
+      end = JSON.stringify(result).length > maxResultBytes
+        ? failed(ErrorCodes.internalError, `the result is larger than the ${maxResultBytes} bytes a task may keep`)
+        : { status: 'completed', result }
+    } catch (err) {
+      const reason = this.line?.reason
+      if (reason instanceof ShuttingDown) end = failed(ErrorCodes.internalError, 'the server shut down before the task finished')
+      else if (err instanceof RpcError) end = failed(err.code, err.message, err.data)
+      else end = failed(ErrorCodes.internalError, 'internal error')
+    }
+    for (const { reject } of this.waiting.values()) reject(new TaskCancelled('the task ended'))
+    this.waiting.clear()
+    await this.#tasks.update(this.task.taskId, (t) => {
+      if (isTerminal(t.status)) return null
+      delete t.inputRequests
+      delete t.responses
+      delete t.statusMessage
+      return Object.assign(t, end)
+    })
+  }
+}
+
+function failed (code: number, message: string, data?: unknown): Partial<TaskRecord> {
+  return { status: 'failed', statusMessage: message, error: data === undefined ? { code, message } : { code, message, data } }
+}
+
+/**
+ * Runs tool calls as tasks on this instance. Every task's state is in the store (lib/mcp/tasks.ts);
+ * this keeps the runs themselves: their leases, and the broadcast that tells them of an answer or
+ * a cancel filed on any instance.
+ */
+export function createTaskRunner (app: FastifyInstance, tasks: Tasks, opts: RunnerOptions) {
+  const runs = new Map<string, TaskRun>()
+  const refresh = (run: TaskRun) => { run.refresh().catch((err: unknown) => app.log.warn({ err, taskId: run.task.taskId }, 'task refresh failed')) }
+  const unlisten = app.sessions.onBroadcast((raw) => {
+    if (!raw.startsWith('{"kind":"task"')) return
+    const run = runs.get((JSON.parse(raw) as { taskId: string }).taskId)
+    if (run) refresh(run)
+  })
+  const renew = setInterval(() => { for (const run of runs.values()) refresh(run) }, Math.floor(tasks.options.leaseMs / 3))
+  renew.unref()
+
+  return {
+    timeoutMs: opts.timeoutMs,
+    running: (): number => runs.size,
+
+    /**
+     * Makes a task for a call and returns its run once the task is in the store; `outcome` (the
+     * call's result or protocol error, settled later) is filed into the task by `settle`.
+     */
+    async open (owner: string, tool: string): Promise<TaskRun> {
+      if (runs.size >= opts.maxRunning) {
+        throw new RpcError(ErrorCodes.overloaded, `this server runs at most ${opts.maxRunning} tasks at once; try again later`)
+      }
+      const run = new TaskRun(await tasks.create(owner, tool), tasks)
+      runs.set(run.task.taskId, run)
+      return run
+    },
+
+    settle (run: TaskRun, outcome: Promise<Record<string, unknown>>): void {
+      run.finish(outcome, opts.maxResultBytes)
+        .catch((err: unknown) => app.log.error({ err, taskId: run.task.taskId }, 'could not file the outcome of a task'))
+        .finally(() => runs.delete(run.task.taskId))
+    },
+
+    close (): void {
+      clearInterval(renew)
+      unlisten()
+    }
+  }
+}
+
+export type TaskRunner = ReturnType<typeof createTaskRunner>
+export type { TaskRun }

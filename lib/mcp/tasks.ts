@@ -1,0 +1,179 @@
+import { randomBytes } from 'node:crypto'
+import type { SessionStore } from '../stores/session-store.js'
+import { AppError } from '../errors.js'
+import { isObject, RpcError } from './rpc.js'
+import { ErrorCodes } from '../../schemas/jsonrpc.js'
+
+/** The extension's identifier (SEP-2663), in capabilities and in `requiredCapabilities`. */
+export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks'
+
+export type TaskStatus = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled'
+const TERMINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled'])
+export const isTerminal = (status: string): boolean => TERMINAL.has(status)
+
+export interface InputRequest { method: string, params: Record<string, unknown> }
+
+/** A task as the store holds it: what any instance needs to answer for it. */
+export interface TaskRecord {
+  taskId: string
+  /** The principal that created it: nobody else sees it. */
+  owner: string
+  status: TaskStatus
+  statusMessage?: string
+  createdAt: string
+  lastUpdatedAt: string
+  ttlMs: number
+  pollIntervalMs: number
+  result?: Record<string, unknown>
+  error?: { code: number, message: string, data?: unknown }
+  /** Questions waiting for the client, by key; answered ones move to `responses`. */
+  inputRequests?: Record<string, InputRequest>
+  /** Answers the runner has not taken yet. */
+  responses?: Record<string, unknown>
+  /** Keys ever asked: a key is never reused within a task. */
+  asked?: string[]
+  /** The runner renews this lease; once it lapses, the runner is taken for dead. */
+  leaseUntil: number
+  tool: string
+}
+
+export interface TasksOptions {
+  ttlMs: number
+  pollIntervalMs: number
+  leaseMs: number
+  maxResultBytes: number
+}
+
+const recordKey = (taskId: string) => `task:${taskId}`
+const notFound = () => new RpcError(ErrorCodes.invalidParams, 'Failed to retrieve task: Task not found')
+
+/** What the client may see of a task (DetailedTask): its metadata and what its status carries. */
+export function detailed (task: TaskRecord): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    taskId: task.taskId,
+    status: task.status,
+    createdAt: task.createdAt,
+    lastUpdatedAt: task.lastUpdatedAt,
+    ttlMs: task.ttlMs,
+    pollIntervalMs: task.pollIntervalMs
+  }
+  if (task.statusMessage !== undefined) out.statusMessage = task.statusMessage
+  if (task.status === 'completed') out.result = task.result
+  else if (task.status === 'failed') out.error = task.error
+  else if (task.status === 'input_required') out.inputRequests = task.inputRequests ?? {}
+  return out
+}
+
+/**
+ * Tasks in the session store, so every instance answers for every task: created before they are
+ * acknowledged, changed only by compare-and-set (a cancel and a runner's last write cannot both
+ * win), and kept for their TTL. A runner holds a lease it renews; a reader that finds the lease
+ * lapsed marks the task failed, so a task whose instance died never stays `working`.
+ */
+export function createTasks (store: SessionStore, opts: TasksOptions) {
+  /** Keeps a record at least this long after its last change, so a late result can still be read. */
+  const keepMs = (task: TaskRecord) => Math.max(Date.parse(task.createdAt) + task.ttlMs - Date.now(), opts.leaseMs * 4, 60_000)
+
+  async function read (taskId: string): Promise<{ task: TaskRecord, version: number } | null> {
+    const stored = await store.getRecord(recordKey(taskId))
+    return stored ? { task: JSON.parse(stored.value) as TaskRecord, version: stored.version } : null
+  }
+
+  /** Applies `change` until it lands; `change` returns null to leave the task as it is. */
+  async function update (taskId: string, change: (task: TaskRecord) => TaskRecord | null): Promise<TaskRecord | null> {
+    for (;;) {
+      const current = await read(taskId)
+      if (!current) return null
+      const next = change(structuredClone(current.task))
+      if (!next) return current.task
+      next.lastUpdatedAt = new Date().toISOString()
+      if (await store.putRecord(recordKey(taskId), JSON.stringify(next), current.version, keepMs(next))) return next
+    }
+  }
+
+  /** A lapsed lease: the instance running the task is gone. */
+  function orphaned (task: TaskRecord): TaskRecord | null {
+    if (isTerminal(task.status) || task.leaseUntil > Date.now()) return null
+    task.status = 'failed'
+    task.statusMessage = 'the server instance running this task stopped'
+    task.error = { code: ErrorCodes.internalError, message: 'the server instance running this task stopped before it finished' }
+    delete task.inputRequests
+    return task
+  }
+
+  return {
+    options: opts,
+
+    /** Creates a task and returns once any instance can read it. */
+    async create (owner: string, tool: string): Promise<TaskRecord> {
+      const now = new Date().toISOString()
+      const task: TaskRecord = {
+        taskId: randomBytes(16).toString('base64url'),
+        owner,
+        status: 'working',
+        createdAt: now,
+        lastUpdatedAt: now,
+        ttlMs: opts.ttlMs,
+        pollIntervalMs: opts.pollIntervalMs,
+        leaseUntil: Date.now() + opts.leaseMs,
+        tool
+      }
+      let created: boolean
+      try {
+        created = await store.putRecord(recordKey(task.taskId), JSON.stringify(task), 0, keepMs(task))
+      } catch (err) {
+        if (err instanceof AppError) throw new RpcError(ErrorCodes.overloaded, err.message)
+        throw err
+      }
+      if (!created) throw new RpcError(ErrorCodes.internalError, 'task id collision')
+      return task
+    },
+
+    /** The task as its owner may see it; unknown, expired and foreign tasks alike are -32602. */
+    async get (taskId: unknown, owner: string): Promise<TaskRecord> {
+      if (typeof taskId !== 'string' || taskId === '') throw new RpcError(ErrorCodes.invalidParams, 'params.taskId must be a task id')
+      const found = await read(taskId)
+      if (!found || found.task.owner !== owner) throw notFound()
+      if (orphaned(structuredClone(found.task))) return (await update(taskId, orphaned))!
+      return found.task
+    },
+
+    update,
+
+    /** Ends a task as cancelled unless it already ended; the runner stops when it hears of it. */
+    async cancel (taskId: unknown, owner: string): Promise<void> {
+      const task = await this.get(taskId, owner)
+      await update(task.taskId, (t) => {
+        if (isTerminal(t.status)) return null
+        t.status = 'cancelled'
+        t.statusMessage = 'cancelled by the client'
+        delete t.inputRequests
+        return t
+      })
+      await store.broadcast(JSON.stringify({ kind: 'task', taskId: task.taskId }))
+    },
+
+    /** Hands answers to outstanding questions to the runner; unknown or answered keys are ignored. */
+    async respond (taskId: unknown, owner: string, responses: unknown): Promise<void> {
+      if (!isObject(responses)) throw new RpcError(ErrorCodes.invalidParams, 'params.inputResponses must be an object')
+      const task = await this.get(taskId, owner)
+      let moved = false
+      await update(task.taskId, (t) => {
+        const pending = t.inputRequests ?? {}
+        const keys = Object.keys(responses).filter((key) => Object.hasOwn(pending, key))
+        if (keys.length === 0 || isTerminal(t.status)) return null
+        t.responses ??= {}
+        for (const key of keys) {
+          t.responses[key] = responses[key]
+          delete pending[key]
+        }
+        if (Object.keys(pending).length === 0 && t.status === 'input_required') t.status = 'working'
+        moved = true
+        return t
+      })
+      if (moved) await store.broadcast(JSON.stringify({ kind: 'task', taskId: task.taskId }))
+    }
+  }
+}
+
+export type Tasks = ReturnType<typeof createTasks>
