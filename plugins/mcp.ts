@@ -106,7 +106,11 @@ export default fp(async function mcpPlugin (fastify: FastifyInstance, opts: McpP
   const mcp = createMcp(fastify, opts)
   fastify.decorate('mcp', mcp)
   // Open listen streams end before the server closes, or close() waits on them.
-  fastify.addHook('preClose', async () => { mcp.listeners.endAll() })
+  fastify.addHook('preClose', async () => {
+    mcp.listeners.endAll()
+    // After the calls plugin's drain (registered before): tasks it ended are filed as failed.
+    await mcp.taskRunner.drain()
+  })
   fastify.addHook('onClose', async () => {
     mcp.listeners.close()
     mcp.taskRunner.close()

@@ -202,10 +202,10 @@ export class SseClient {
  * The server as `fastify start` runs it, in a child process with a heap limit, once /health
  * answers; `output()` is what it printed. Killed when the test ends.
  */
-export async function spawnServer (t: { teardown (fn: () => void): void }, o: { heapMb: number, args: string[], env?: Record<string, string> }) {
+export async function spawnServer (t: { teardown (fn: () => void): void }, o: { heapMb: number, args: string[], env?: Record<string, string>, entry?: string }) {
   const { spawn } = await import('node:child_process')
   const port = await freePort()
-  const child = spawn(process.execPath, [`--max-old-space-size=${o.heapMb}`, 'node_modules/fastify-cli/cli.js', 'start', ...o.args, '-p', String(port), '-a', '127.0.0.1', 'dist/app.js'],
+  const child = spawn(process.execPath, [`--max-old-space-size=${o.heapMb}`, 'node_modules/fastify-cli/cli.js', 'start', ...o.args, '-p', String(port), '-a', '127.0.0.1', o.entry ?? 'dist/app.js'],
     { cwd: new URL('..', import.meta.url), env: { ...process.env, DEMO_PAGE: 'false', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout.on('data', (d: Buffer) => { output += d })

@@ -110,11 +110,10 @@ class TaskRun {
         ? failed(ErrorCodes.internalError, `the result is larger than the ${maxResultBytes} bytes a task may keep`)
         : { status: 'completed', result }
     } catch (err) {
-      const reason = this.line?.reason
-      if (reason instanceof ShuttingDown) end = failed(ErrorCodes.internalError, 'the server shut down before the task finished')
-      else if (err instanceof RpcError) end = failed(err.code, err.message, err.data)
-      else end = failed(ErrorCodes.internalError, 'internal error')
+      end = err instanceof RpcError ? failed(err.code, err.message, err.data) : failed(ErrorCodes.internalError, 'internal error')
     }
+    // A call the shutdown cut short did not fail as a tool: the server stopped under it.
+    if (this.line?.reason instanceof ShuttingDown) end = failed(ErrorCodes.internalError, 'the server shut down before the task finished')
     for (const { reject } of this.waiting.values()) reject(new TaskCancelled('the task ended'))
     this.waiting.clear()
     await this.#tasks.update(this.task.taskId, (t) => {
@@ -138,6 +137,8 @@ function failed (code: number, message: string, data?: unknown): Partial<TaskRec
  */
 export function createTaskRunner (app: FastifyInstance, tasks: Tasks, opts: RunnerOptions) {
   const runs = new Map<string, TaskRun>()
+  // Outcomes being filed: shutdown waits for them, so the store is closed only after.
+  const filing = new Set<Promise<void>>()
   const refresh = (run: TaskRun) => { run.refresh().catch((err: unknown) => app.log.warn({ err, taskId: run.task.taskId }, 'task refresh failed')) }
   const unlisten = app.sessions.onBroadcast((raw) => {
     if (!raw.startsWith('{"kind":"task"')) return
@@ -165,9 +166,18 @@ export function createTaskRunner (app: FastifyInstance, tasks: Tasks, opts: Runn
     },
 
     settle (run: TaskRun, outcome: Promise<Record<string, unknown>>): void {
-      run.finish(outcome, opts.maxResultBytes)
+      const filed = run.finish(outcome, opts.maxResultBytes)
         .catch((err: unknown) => app.log.error({ err, taskId: run.task.taskId }, 'could not file the outcome of a task'))
-        .finally(() => runs.delete(run.task.taskId))
+        .finally(() => {
+          runs.delete(run.task.taskId)
+          filing.delete(filed)
+        })
+      filing.add(filed)
+    },
+
+    /** Waits for outcomes still being filed (the calls themselves are drained before). */
+    async drain (): Promise<void> {
+      await Promise.all([...filing])
     },
 
     close (): void {

@@ -71,8 +71,12 @@ export function detailed (task: TaskRecord): Record<string, unknown> {
  * lapsed marks the task failed, so a task whose instance died never stays `working`.
  */
 export function createTasks (store: SessionStore, opts: TasksOptions) {
-  /** Keeps a record at least this long after its last change, so a late result can still be read. */
-  const keepMs = (task: TaskRecord) => Math.max(Date.parse(task.createdAt) + task.ttlMs - Date.now(), opts.leaseMs * 4, 60_000)
+  /**
+   * A record lives for its TTL from creation; a running task's outlives its lease (the runner
+   * renews it), and a result that lands after the TTL is still kept a while (a minute, or the TTL).
+   */
+  const keepMs = (task: TaskRecord) => Math.max(Date.parse(task.createdAt) + task.ttlMs - Date.now(),
+    isTerminal(task.status) ? Math.min(task.ttlMs, 60_000) : opts.leaseMs * 2)
 
   async function read (taskId: string): Promise<{ task: TaskRecord, version: number } | null> {
     const stored = await store.getRecord(recordKey(taskId))
