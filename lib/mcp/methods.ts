@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import { AppError } from '../errors.js'
 import { ToolError, type AnyTool } from '../tool.js'
-import { createTaskResult, TASK_KEY, type TaskRun } from './task-runner.js'
-import { declaresTasks, missingExtension, taskMethods, TASKS_EXTENSION } from './task-methods.js'
+import { createTaskResult, TASK_KEY, TASK_TOKEN, type TaskRun } from './task-runner.js'
+import { declaresTasks, missingExtension, taskMethods, taskOwner, TASKS_EXTENSION } from './task-methods.js'
 import { createCallContext, type CallScope } from './context.js'
 import { paginate } from './paginate.js'
 import { clip, isObject, RequestCancelled, RpcError } from './rpc.js'
@@ -53,15 +53,35 @@ function requireSession (mc: MethodContext): string {
 }
 
 /**
- * How a call runs: as a plain call, or as a task for a tool that supports tasks and a client that
- * declared the extension on this request (2026-07-28). A tool that requires a task refuses others.
+ * How a call runs: as a plain call, or as a task for a tool that supports tasks when the client
+ * asked for one (2025-11-25: `params.task`) or declared the extension on this request
+ * (2026-07-28: the server decides). A tool that requires a task refuses plain calls.
  */
-async function taskMode (mc: MethodContext, tool: AnyTool | undefined): Promise<'none' | 'call' | 'handler'> {
+async function taskMode (mc: MethodContext, tool: AnyTool | undefined, params: Record<string, unknown>): Promise<'none' | 'call' | 'handler'> {
   const execution = tool?.execution
-  if (!execution || mc.era !== '2026') return 'none'
+  if (mc.era === '2025') {
+    const asked = isObject(params.task)
+    if (asked && tool && !execution) throw new RpcError(ErrorCodes.methodNotFound, `tool "${clip(tool?.name ?? '')}" does not run as a task`)
+    if (!asked && execution?.taskSupport === 'required') throw new RpcError(ErrorCodes.methodNotFound, `tool "${clip(tool!.name)}" runs only as a task: call it with params.task`)
+    return asked && execution ? execution.taskStart ?? 'call' : 'none'
+  }
+  if (!execution) return 'none'
   if (await declaresTasks(mc)) return execution.taskStart ?? 'call'
   if (execution.taskSupport === 'required') throw missingExtension(TASKS_EXTENSION)
   return 'none'
+}
+
+/** Opens the task a call runs as, shaped for its era: 2025-era tasks belong to their session. */
+function openTask (mc: MethodContext, name: string, params: Record<string, unknown>): Promise<TaskRun> {
+  const runner = mc.app.mcp.taskRunner
+  if (mc.era === '2026') return runner.open(taskOwner(mc), name)
+  const asked = params.task as Record<string, unknown>
+  const sessionId = mc.sessionId
+  return runner.open(taskOwner(mc), name, {
+    ttlMs: typeof asked.ttl === 'number' ? asked.ttl : undefined,
+    indexed: true,
+    forward: async (method, p) => { await mc.app.sessions.publish(sessionId, { event: 'message', data: JSON.stringify({ jsonrpc: '2.0', method, params: p }) }) }
+  })
 }
 
 /** Runs a tool call in a call slot, so it can be cancelled, counted and drained at shutdown. */
@@ -72,16 +92,19 @@ async function callTool (mc: MethodContext, params: Record<string, unknown>): Pr
   if (args !== undefined && !isObject(args)) throw new RpcError(ErrorCodes.invalidParams, 'params.arguments must be an object')
   const missing = app.tools.missingScopes(name, mc.principal.kind === 'local' ? null : mc.principal.scopes)
   if (missing.length > 0) throw insufficientScope(missing)
-  const mode = await taskMode(mc, app.tools.get(name))
+  const mode = await taskMode(mc, app.tools.get(name), params)
   const runner = app.mcp.taskRunner
   // A task from the start: the client has its id before the handler runs.
-  const run = mode === 'call' ? await runner.open(mc.principal.id, name) : undefined
+  const run = mode === 'call' ? await openTask(mc, name, params) : undefined
   // A task the handler starts (ctx.runAsTask): until then the call answers its own questions.
   let adopted: TaskRun | undefined
   let handOff: (run: TaskRun) => void = () => {}
   const handedOff = new Promise<TaskRun>((resolve) => { handOff = resolve })
   let scope: CallScope = mc
-  if (run) scope = { ...mc, channel: run.channel, progressToken: 'task', logLevel: async () => null, lifeline: undefined }
+  if (run) {
+    scope = { ...mc, channel: run.channel, progressToken: mc.progressToken ?? TASK_TOKEN, lifeline: undefined }
+    if (mc.era === '2026') scope.logLevel = async () => null
+  }
   else if (mode === 'handler') {
     const own = mc.channel
     scope = {
@@ -90,10 +113,10 @@ async function callTool (mc: MethodContext, params: Record<string, unknown>): Pr
         notify: (method, p) => (adopted?.channel ?? own!).notify(method, p),
         request: (method, p, signal, key) => (adopted?.channel ?? own!).request!(method, p, signal, key)
       },
-      get progressToken () { return adopted ? 'task' : mc.progressToken },
+      get progressToken () { return adopted ? mc.progressToken ?? TASK_TOKEN : mc.progressToken },
       becomeTask: async () => {
         if (adopted) return
-        adopted = await runner.open(mc.principal.id, name)
+        adopted = await openTask(mc, name, params)
         adopted.line = call
         handOff(adopted)
       }
@@ -117,13 +140,13 @@ async function callTool (mc: MethodContext, params: Record<string, unknown>): Pr
   const outcome = settle(mc, name, running, () => call)
   if (run) {
     runner.settle(run, outcome)
-    return createTaskResult(run.task)
+    return createTaskResult(run.task, mc.era)
   }
   if (mode !== 'handler') return outcome
   const first = await Promise.race([outcome.then((result) => ({ result })), handedOff.then((task) => ({ task }))])
   if ('result' in first) return first.result
   runner.settle(first.task, outcome)
-  return createTaskResult(first.task.task)
+  return createTaskResult(first.task.task, mc.era)
 }
 
 /** A running call's result, or the protocol error it ends with. */

@@ -22,7 +22,11 @@ export async function initializeSession (
   // A version we do not speak gets our newest; the client then decides whether to go on.
   const version = versions.includes(params.protocolVersion) ? params.protocolVersion : versions[0]
   await app.sessions.setValue(sessionId, CAPS, JSON.stringify(caps))
-  const capabilities = app.mcp.capabilities()
+  let capabilities = app.mcp.capabilities()
+  // Tasks arrived in 2025-11-25 (tools/call only); 2026-07-28 moved them to an extension.
+  if (version === '2025-11-25' && app.tools.list().some((tool) => tool.execution)) {
+    capabilities = { ...capabilities, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } }
+  }
   for (const kind of ['tools', 'prompts', 'resources'] as const) {
     if (capabilities[kind]) await app.sessions.join(`list:${kind}`, sessionId)
   }

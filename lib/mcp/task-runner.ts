@@ -3,7 +3,7 @@ import { ShuttingDown } from '../calls.js'
 import type { Lifeline } from '../lifeline.js'
 import type { Channel } from './context.js'
 import { RpcError } from './rpc.js'
-import { isTerminal, type TaskRecord, type Tasks } from './tasks.js'
+import { isTerminal, task2025, type TaskRecord, type Tasks } from './tasks.js'
 import { ErrorCodes } from '../../schemas/jsonrpc.js'
 
 /** Prefix of a task's call slot: tasks outlive the request that started them. */
@@ -20,8 +20,15 @@ export interface RunnerOptions {
   maxResultBytes: number
 }
 
-/** What a tools/call that made a task answers: the task itself, flat (CreateTaskResult). */
-export function createTaskResult (task: TaskRecord): Record<string, unknown> {
+/** The progress token of a task whose client gave none: progress then only sets the status message. */
+export const TASK_TOKEN = '\u0000task'
+
+/**
+ * What a tools/call that made a task answers (CreateTaskResult): in 2026-07-28 the task itself,
+ * flat; in 2025-11-25 under `task`.
+ */
+export function createTaskResult (task: TaskRecord, era: '2025' | '2026'): Record<string, unknown> {
+  if (era === '2025') return { task: task2025(task) }
   return {
     resultType: 'task',
     taskId: task.taskId,
@@ -45,11 +52,17 @@ class TaskRun {
   readonly #tasks: Tasks
   readonly #leaseMs: number
 
-  constructor (readonly task: TaskRecord, tasks: Tasks) {
+  /** `forward`: where a 2025-era task's notifications go (its session's stream). */
+  constructor (readonly task: TaskRecord, tasks: Tasks, forward?: (method: string, params: Record<string, unknown>) => Promise<void>) {
     this.#tasks = tasks
     this.#leaseMs = tasks.options.leaseMs
     this.channel = {
       notify: async (method, params) => {
+        const ownToken = params.progressToken === TASK_TOKEN
+        if (forward && !(method === 'notifications/progress' && ownToken)) {
+          const meta = { 'io.modelcontextprotocol/related-task': { taskId: task.taskId } }
+          await forward(method, { ...params, _meta: meta })
+        }
         if (method !== 'notifications/progress' || typeof params.message !== 'string') return
         const message = params.message
         await tasks.update(task.taskId, (t) => isTerminal(t.status) ? null : Object.assign(t, { statusMessage: message }))
@@ -156,11 +169,11 @@ export function createTaskRunner (app: FastifyInstance, tasks: Tasks, opts: Runn
      * Makes a task for a call and returns its run once the task is in the store; `outcome` (the
      * call's result or protocol error, settled later) is filed into the task by `settle`.
      */
-    async open (owner: string, tool: string): Promise<TaskRun> {
+    async open (owner: string, tool: string, o: { ttlMs?: number, indexed?: boolean, forward?: (method: string, params: Record<string, unknown>) => Promise<void> } = {}): Promise<TaskRun> {
       if (runs.size >= opts.maxRunning) {
         throw new RpcError(ErrorCodes.overloaded, `this server runs at most ${opts.maxRunning} tasks at once; try again later`)
       }
-      const run = new TaskRun(await tasks.create(owner, tool), tasks)
+      const run = new TaskRun(await tasks.create(owner, tool, o.ttlMs, o.indexed), tasks, o.forward)
       runs.set(run.task.taskId, run)
       return run
     },

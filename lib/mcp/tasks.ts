@@ -47,6 +47,23 @@ export interface TasksOptions {
 const recordKey = (taskId: string) => `task:${taskId}`
 const notFound = () => new RpcError(ErrorCodes.invalidParams, 'Failed to retrieve task: Task not found')
 
+/** A task as the 2025-11-25 revision shows it (`ttl`, `pollInterval`; the result through tasks/result). */
+export function task2025 (task: TaskRecord): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    taskId: task.taskId,
+    status: task.status,
+    createdAt: task.createdAt,
+    lastUpdatedAt: task.lastUpdatedAt,
+    ttl: task.ttlMs,
+    pollInterval: task.pollIntervalMs
+  }
+  if (task.statusMessage !== undefined) out.statusMessage = task.statusMessage
+  return out
+}
+
+/** Task ids an owner has, newest last, at most this many (2025-11-25 tasks/list). */
+const INDEX_SIZE = 1000
+
 /** What the client may see of a task (DetailedTask): its metadata and what its status carries. */
 export function detailed (task: TaskRecord): Record<string, unknown> {
   const out: Record<string, unknown> = {
@@ -108,8 +125,11 @@ export function createTasks (store: SessionStore, opts: TasksOptions) {
   return {
     options: opts,
 
-    /** Creates a task and returns once any instance can read it. */
-    async create (owner: string, tool: string): Promise<TaskRecord> {
+    /**
+     * Creates a task and returns once any instance can read it. `ttlMs`: what the client asked
+     * for (2025-11-25), honoured up to the server's own; `indexed`: listed for its owner.
+     */
+    async create (owner: string, tool: string, ttlMs?: number, indexed = false): Promise<TaskRecord> {
       const now = new Date().toISOString()
       const task: TaskRecord = {
         taskId: randomBytes(16).toString('base64url'),
@@ -117,7 +137,7 @@ export function createTasks (store: SessionStore, opts: TasksOptions) {
         status: 'working',
         createdAt: now,
         lastUpdatedAt: now,
-        ttlMs: opts.ttlMs,
+        ttlMs: ttlMs !== undefined && Number.isInteger(ttlMs) && ttlMs > 0 ? Math.min(ttlMs, opts.ttlMs) : opts.ttlMs,
         pollIntervalMs: opts.pollIntervalMs,
         leaseUntil: Date.now() + opts.leaseMs,
         tool
@@ -130,7 +150,26 @@ export function createTasks (store: SessionStore, opts: TasksOptions) {
         throw err
       }
       if (!created) throw new RpcError(ErrorCodes.internalError, 'task id collision')
+      if (indexed) await this.index(owner, task.taskId)
       return task
+    },
+
+    async index (owner: string, taskId: string): Promise<void> {
+      for (;;) {
+        const stored = await store.getRecord(`tasks-of:${owner}`)
+        const ids = stored ? JSON.parse(stored.value) as string[] : []
+        ids.push(taskId)
+        if (ids.length > INDEX_SIZE) ids.splice(0, ids.length - INDEX_SIZE)
+        if (await store.putRecord(`tasks-of:${owner}`, JSON.stringify(ids), stored?.version ?? 0, opts.ttlMs)) return
+      }
+    },
+
+    /** The owner's tasks still kept, oldest first (2025-11-25 tasks/list). */
+    async list (owner: string): Promise<TaskRecord[]> {
+      const stored = await store.getRecord(`tasks-of:${owner}`)
+      const ids = stored ? JSON.parse(stored.value) as string[] : []
+      const found = await Promise.all(ids.map((id) => read(id)))
+      return found.filter((f): f is { task: TaskRecord, version: number } => f !== null && f.task.owner === owner).map((f) => f.task)
     },
 
     /** The task as its owner may see it; unknown, expired and foreign tasks alike are -32602. */
