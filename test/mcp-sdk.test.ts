@@ -26,7 +26,9 @@ async function session (t: Test, transport: Transport) {
   t.same(JSON.parse(content[0].text), structured, 'text content mirrors structuredContent')
 
   await t.rejects(client.callTool({ name: 'no_such_tool', arguments: {} }), { code: -32602 }, 'unknown tool → -32602')
-  await t.rejects(client.callTool({ name: 'fetch_url', arguments: { url: 7 } }), { code: -32602 }, 'bad arguments → -32602')
+  const bad = await client.callTool({ name: 'fetch_url', arguments: { url: 7 } }) as { isError?: boolean, content: Array<{ text: string }> }
+  t.equal(bad.isError, true, 'bad arguments are a tool error the model can read (SEP-1303), not a protocol error')
+  t.match(bad.content[0].text, /fetch_url: argument url: /, 'naming the argument')
 
   const blocked = await client.callTool({ name: 'fetch_url', arguments: { url: 'http://127.0.0.1:1/' } })
   t.equal(blocked.isError, true, 'a failing tool is a result with isError')

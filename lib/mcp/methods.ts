@@ -157,12 +157,12 @@ async function settle (mc: MethodContext, name: string, running: Promise<unknown
     if (result.structuredContent !== undefined) mc.app.tools.checkOutput(name, result.structuredContent)
   } catch (err) {
     if (call()?.reason instanceof ClientCancelled) throw new RequestCancelled('cancelled by the client')
-    // Protocol errors (unknown tool, bad arguments, a client that cannot answer) are the caller's
-    // mistake; a tool that fails is a result the model should see (isError), per the tools spec.
+    // Protocol errors (unknown tool, a client that cannot answer) are the caller's mistake; a tool
+    // that fails is a result the model should see (isError), per the tools spec.
     if (err instanceof RpcError) throw err
-    if (err instanceof ToolError && (err.code === 'unknown_tool' || err.code === 'invalid_arguments')) {
-      throw new RpcError(ErrorCodes.invalidParams, err.message)
-    }
+    // Arguments that break the tool's schema are a result the model can correct itself from
+    // (2025-11-25, SEP-1303); only an unknown tool stays a protocol error.
+    if (err instanceof ToolError && err.code === 'unknown_tool') throw new RpcError(ErrorCodes.invalidParams, err.message)
     if (err instanceof ToolError && err.cause instanceof RpcError) throw err.cause
     const text = err instanceof Error ? err.message : String(err)
     if (!(err instanceof ToolError)) mc.log.warn({ err }, 'tool call failed')
