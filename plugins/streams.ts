@@ -27,6 +27,8 @@ export interface ServeOptions {
   onAbandoned?: () => void
   /** When the caller's credential expires: the stream ends then, and the client reconnects with a fresh one. */
   expiresAt?: number
+  /** Writes a JSON-RPC response after a notification apart from it (see NOTICE). */
+  separateResponses?: boolean
 }
 
 export { END_EVENT, EVENT_ID } from '../lib/http/sse.js'
@@ -42,7 +44,28 @@ interface LiveStream {
 }
 
 const READ_BATCH = 100
-const STORE_RETRY_MS = 500
+
+/**
+ * How a JSON-RPC notification's data starts (we serialize `jsonrpc` first, then `method` for a
+ * notification, `id` for a request or response). The official SDKs and others built like them
+ * handle a notification one microtask after parsing it but a response at once, so a progress
+ * notification and the result read in one chunk lose the progress ("unknown token"). On streams
+ * that carry many requests' messages (HTTP+SSE), a response after a notification is therefore
+ * written only once the notification reached the socket, NOTICE_GAP_MS passed and the event loop
+ * polled for I/O once more (a timer, then setImmediate: a client in this very process reads too).
+ */
+const JSONRPC = '{"jsonrpc":"2.0",'
+const NOTICE = '{"jsonrpc":"2.0","method"'
+const NOTICE_GAP_MS = 2
+
+function apart (raw: ServerResponse, since: number): Promise<void> {
+  return new Promise((resolve) => {
+    const wait = () => setTimeout(() => setImmediate(resolve), Math.max(0, NOTICE_GAP_MS - (performance.now() - since)))
+    // Whatever is still buffered goes out first (a write callback fires once it reached the socket).
+    if (raw.writableLength > 0) raw.write('', wait)
+    else wait()
+  })
+}
 
 export function createStreams (
   store: SessionStore,
@@ -143,6 +166,8 @@ export function createStreams (
 
     const pump = async () => {
       let after = o.lastEventId
+      // When the last frame written was a JSON-RPC notification (0: it was not).
+      let lastNotice = 0
       let storeTrouble = false
       while (!closed) {
         if (!dirty) {
@@ -179,6 +204,14 @@ export function createStreams (
             stream.end()
             return
           }
+          // A JSON-RPC response right after a notification gets a network write of its own (see
+          // NOTICE): clients handle notifications a microtask late, responses at once.
+          const notice = o.separateResponses === true && ev.data.startsWith(NOTICE)
+          if (!notice && lastNotice > 0 && ev.data.startsWith(JSONRPC)) {
+            await apart(raw, lastNotice)
+            if (closed) return
+          }
+          lastNotice = notice ? performance.now() : 0
           const flushed = raw.write(formatEvent(o.idPrefix ? { ...ev, id: o.idPrefix + ev.id } : ev))
           after = ev.id
           stream.lastWrite = Date.now()

@@ -43,6 +43,8 @@ const sseRoutes: FastifyPluginAsync<McpRouteOptions> = async (fastify, opts) => 
       lastEventId: null,
       preamble: `event: endpoint\ndata: ${fastify.prefix}/messages?sessionId=${sessionId}\n\n`,
       gapFrame: mcpGapNotice,
+      // Every request's progress and result share this one stream.
+      separateResponses: true,
       // The session lives exactly as long as its stream in this transport.
       onClose: () => {
         fastify.calls.abortSession(sessionId, 'stream closed')
