@@ -6,6 +6,7 @@ export { definePrompt, type PromptDefinition, type AnyPrompt } from './lib/promp
 export type * from './lib/mcp/types.js'
 // A protocol error a handler may throw: the request (or its task) ends with this JSON-RPC error.
 export { RpcError as McpError } from './lib/mcp/rpc.js'
+export { UrlElicitationRequiredError } from './lib/mcp/url-elicitation.js'
 export type { Principal, HostPrincipal, AuthenticateHook } from './plugins/auth.js'
 export type { DataPulseHandle } from './plugins/handle.js'
 export type { SessionStore, StoredEvent } from './lib/stores/session-store.js'

@@ -29,6 +29,14 @@ export interface DataPulseHandle {
     add (prompt: AnyPrompt): void
     remove (name: string): boolean
   }
+  elicitations: {
+    /**
+     * The out-of-band interaction of a URL-mode elicitation is done (the user came back from the
+     * URL): its session gets `notifications/elicitation/complete`, from any instance. False when
+     * the id is unknown, already completed, or its session is gone.
+     */
+    complete (elicitationId: string): Promise<boolean>
+  }
 }
 
 declare module 'fastify' {
@@ -76,6 +84,9 @@ export function createHandle (): { handle: DataPulseHandle, bind: (app: FastifyI
     prompts: {
       add (prompt) { ready().prompts.add(prompt); changed('prompts') },
       remove: removing('prompts', (name) => ready().prompts.remove(name))
+    },
+    elicitations: {
+      complete: (elicitationId) => ready().mcp.elicitations.complete(elicitationId)
     }
   }
   return { handle, bind: (instance) => { app = instance } }

@@ -7,6 +7,7 @@ import { createRequestStates } from '../lib/mcp/request-state.js'
 import { METHOD_CAPABILITY, methods, serverCapabilities, type MethodContext } from '../lib/mcp/methods.js'
 import { clip, RpcError } from '../lib/mcp/rpc.js'
 import { createTasks, type TasksOptions } from '../lib/mcp/tasks.js'
+import { createUrlElicitations } from '../lib/mcp/url-elicitation.js'
 import { createTaskRunner, type RunnerOptions } from '../lib/mcp/task-runner.js'
 import { AppError } from '../lib/errors.js'
 import { ErrorCodes } from '../schemas/jsonrpc.js'
@@ -32,6 +33,7 @@ export function createMcp (app: FastifyInstance, opts: McpPluginOptions) {
   let capabilities: Record<string, unknown> | undefined
   const capabilitiesOf = () => (capabilities ??= serverCapabilities(app))
   const requestStates = createRequestStates(async () => opts.stateSecret ?? await app.sessions.secret(), opts.stateTtlMs)
+  const elicitations = createUrlElicitations(app.sessions, opts.stateTtlMs)
   const tasks = createTasks(app.sessions, opts.tasks)
   const taskRunner = createTaskRunner(app, tasks, opts.tasks)
   const listeners = createListeners(app.sessions, { max: opts.maxListeners, maxPerPrincipal: opts.maxListenersPerPrincipal, pingIntervalMs: opts.pingIntervalMs, capabilities: capabilitiesOf })
@@ -70,6 +72,7 @@ export function createMcp (app: FastifyInstance, opts: McpPluginOptions) {
     listeners,
     tasks,
     taskRunner,
+    elicitations,
     /** Derived from what is registered, again after the host changes a registry (app.dataPulse). */
     capabilities: (): Record<string, unknown> => capabilitiesOf(),
     refreshCapabilities (): void { capabilities = undefined },

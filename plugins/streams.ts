@@ -44,6 +44,7 @@ interface LiveStream {
 }
 
 const READ_BATCH = 100
+const STORE_RETRY_MS = 500
 
 /**
  * How a JSON-RPC notification's data starts (we serialize `jsonrpc` first, then `method` for a

@@ -4,7 +4,8 @@ import { Lifeline } from '../lifeline.js'
 import type { AskOptions, ToolContext } from '../tool.js'
 import { elicitationProblem } from './elicit-check.js'
 import { isObject, RpcError } from './rpc.js'
-import { LOG_LEVELS, type ElicitParams, type ElicitResult, type LogLevel, type RootsResult, type SampleParams, type SampleResult } from './types.js'
+import { urlQuestion } from './url-elicitation.js'
+import { LOG_LEVELS, type ElicitParams, type ElicitResult, type ElicitUrlParams, type LogLevel, type RootsResult, type SampleParams, type SampleResult } from './types.js'
 import { ErrorCodes } from '../../schemas/jsonrpc.js'
 
 /**
@@ -36,6 +37,10 @@ export interface CallScope {
   changes: ToolContext['changes']
   /** Turns the call into a task (ctx.runAsTask); absent where it cannot become one. */
   becomeTask?: () => Promise<void>
+  /** The protocol era of the request (how URL-mode elicitations are shaped); 2025 when absent. */
+  era?: '2025' | '2026'
+  /** Where a 2025-era URL-mode elicitation is remembered for its completion notification. */
+  elicitations?: { register (elicitationId: string, sessionId: string): Promise<void> }
 }
 
 /** A request needing a client capability the client did not declare (-32021 in 2026-07-28). */
@@ -95,6 +100,7 @@ class CallContext implements ToolContext {
   }
 
   async elicit (params: ElicitParams, options?: AskOptions): Promise<ElicitResult> {
+    if (params.mode === 'url') return this.#elicitUrl(params, options)
     const result = await this.#ask('elicitation', 'elicitation/create', { mode: 'form', ...params }, options) as ElicitResult
     if (result?.action === 'accept') {
       const problem = elicitationProblem(params.requestedSchema, result.content)
@@ -103,6 +109,23 @@ class CallContext implements ToolContext {
       throw new RpcError(ErrorCodes.invalidParams, 'elicitation answer needs action accept, decline or cancel')
     }
     return result
+  }
+
+  async #elicitUrl (params: ElicitUrlParams, options?: AskOptions): Promise<ElicitResult> {
+    const era = this.#scope.era ?? '2025'
+    const question = urlQuestion(params, era)
+    const caps = await this.#scope.clientCapabilities()
+    if (!isObject(caps.elicitation) || !isObject(caps.elicitation.url)) {
+      throw new RpcError(ErrorCodes.missingCapability, 'the client did not declare URL-mode elicitation (elicitation.url)',
+        { requiredCapabilities: { elicitation: { url: {} } } }, 400)
+    }
+    const id = question.elicitationId as string | undefined
+    if (id && this.#scope.sessionId) await this.#scope.elicitations?.register(id, this.#scope.sessionId)
+    const result = await this.#ask('elicitation', 'elicitation/create', question, options) as ElicitResult
+    if (result?.action !== 'accept' && result?.action !== 'decline' && result?.action !== 'cancel') {
+      throw new RpcError(ErrorCodes.invalidParams, 'elicitation answer needs action accept, decline or cancel')
+    }
+    return id ? { action: result.action, elicitationId: id } : { action: result.action }
   }
 
   async sample (params: SampleParams, options?: AskOptions): Promise<SampleResult> {

@@ -1,11 +1,11 @@
-import type { ElicitParams } from './types.js'
+import type { ElicitFormParams } from './types.js'
 
 /**
  * Checks an accepted elicitation's content against its requestedSchema. The spec restricts that
  * schema to a flat object of primitives (string, number, integer, boolean, enums and arrays of
  * enum values), so this small check covers it. Returns the first problem, or null.
  */
-export function elicitationProblem (schema: ElicitParams['requestedSchema'], content: unknown): string | null {
+export function elicitationProblem (schema: ElicitFormParams['requestedSchema'], content: unknown): string | null {
   if (typeof content !== 'object' || content === null || Array.isArray(content)) return 'content must be an object'
   const values = content as Record<string, unknown>
   for (const name of schema.required ?? []) {

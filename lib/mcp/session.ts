@@ -42,6 +42,7 @@ export async function initializeSession (
 export function sessionScope (app: FastifyInstance, sessionId: string) {
   return {
     changes: app.mcp.changes,
+    elicitations: app.mcp.elicitations,
     logLevel: async (): Promise<LogLevel | null> => (await app.sessions.getValue(sessionId, LEVEL) as LogLevel | null) ?? 'info',
     clientCapabilities: async (): Promise<Record<string, unknown>> => {
       const raw = await app.sessions.getValue(sessionId, CAPS)

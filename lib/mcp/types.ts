@@ -35,14 +35,34 @@ export interface CallToolResult {
 }
 
 /** A form-mode elicitation: a message and a flat object schema of primitive fields. */
-export interface ElicitParams {
+/** Form mode: the client shows a form for `requestedSchema` and returns what the user entered. */
+export interface ElicitFormParams {
+  mode?: 'form'
   message: string
   requestedSchema: { type: 'object', properties: Record<string, unknown>, required?: string[] }
 }
 
+/**
+ * URL mode: the client asks the user to open `url` (https:, or http: on loopback for development)
+ * where the server collects what must not pass through the client (keys, payments, third-party
+ * OAuth). The answer says only whether the user agreed to go. Build the URL from the server's own
+ * state, never from client input. `elicitationId` (2025 era) names the interaction for
+ * `app.dataPulse.elicitations.complete(id)`; one is made up when absent.
+ */
+export interface ElicitUrlParams {
+  mode: 'url'
+  message: string
+  url: string
+  elicitationId?: string
+}
+
+export type ElicitParams = ElicitFormParams | ElicitUrlParams
+
 export interface ElicitResult {
   action: 'accept' | 'decline' | 'cancel'
   content?: Record<string, unknown>
+  /** URL mode: the id the interaction was sent with (2025 era). */
+  elicitationId?: string
 }
 
 export interface SamplingMessage {
