@@ -23,20 +23,24 @@ export const MessageQuery = Type.Object({ session_id: SessionId })
 export type MessageQuery = Static<typeof MessageQuery>
 
 export const MCPRequest = Type.Object({
-  type: Type.Union([Type.Literal('list_tools'), Type.Literal('call_tool')]),
+  type: Type.Union([Type.Literal('list_tools'), Type.Literal('call_tool'), Type.Literal('get_task'), Type.Literal('cancel_task')]),
   request_id: RequestId,
-  data: Type.Optional(Type.Record(Type.String(), Type.Unknown()))
+  data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  // call_tool: run as a task (the tool must support tasks); get_task/cancel_task name it in data.task_id.
+  task: Type.Optional(Type.Boolean())
 })
 export type MCPRequest = Static<typeof MCPRequest>
 
 export const Accepted = Type.Object({
   status: Type.Literal('accepted'),
-  request_id: RequestId
+  request_id: RequestId,
+  // A call_tool run as a task: the task exists (in the store) before this answer.
+  task_id: Type.Optional(Type.String())
 })
 
 /** A frame on /events answering a request. */
 export const MCPResponse = Type.Object({
-  type: Type.Union([Type.Literal('list_tools'), Type.Literal('tool_result')]),
+  type: Type.Union([Type.Literal('list_tools'), Type.Literal('tool_result'), Type.Literal('task_status')]),
   request_id: RequestId,
   data: Type.Unknown()
 })
