@@ -214,6 +214,41 @@ const scenarios = {
     })
   },
 
+  /**
+   * A task end to end (2026-07-28 tasks extension, against the everything fixture): tools/call of
+   * slow_compute (0 s) from a client that declares the extension → CreateTaskResult; tasks/get
+   * until completed, polling at once and then every POLL_MS → the inlined result. One "call" is
+   * the whole task; `polls` counts the tasks/get requests it took.
+   */
+  async tasks ({ base, S, K, pollMs = 5 }) {
+    let polls = 0
+    const meta = { ...META, 'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } } }
+    const post = (id, method, params, name) => send(`${base}/mcp`, { jsonrpc: '2.0', id, method, params: { ...params, _meta: meta } },
+      { ...BOTH, 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, 'mcp-name': name })
+    const result = await sessions(S, K, async () => ({ close () {} }), async (_session, id) => {
+      const created = answerOf(await post(id, 'tools/call', { name: 'slow_compute', arguments: { seconds: 0 } }, 'slow_compute'), id)?.result
+      if (created?.resultType !== 'task') return false
+      for (let i = 0; i < 1000; i++) {
+        polls++
+        const task = answerOf(await post(`${id}-p${i}`, 'tasks/get', { taskId: created.taskId }, created.taskId), `${id}-p${i}`)?.result
+        if (task?.status === 'completed') return task.result?.content?.[0]?.text === 'Computed result after 0 s'
+        if (task?.status !== 'working') return false
+        await new Promise((resolve) => setTimeout(resolve, pollMs))
+      }
+      return false
+    })
+    return { ...result, polls }
+  },
+
+  /** The same tool as a plain 2026-07-28 call (no extension declared): what a task adds is the difference. */
+  async plainCompute ({ base, S, K }) {
+    return sessions(S, K, async () => ({ close () {} }), async (_session, id) => {
+      const res = await send(`${base}/mcp`, { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'slow_compute', arguments: { seconds: 0 }, _meta: META } },
+        { ...BOTH, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'slow_compute' })
+      return answerOf(res, id)?.result?.content?.[0]?.text === 'Computed result after 0 s'
+    })
+  },
+
   /** Opens N idle streams and keeps them until told to close. */
   async idle ({ base, N }) {
     const open = []

@@ -39,8 +39,8 @@ async function startServer (script) {
 }
 
 /** The server users run (bench/shipped.mjs), with its memory as the bench reads it. */
-async function startShipped (env = {}) {
-  const { proc, base } = await spawnShipped({ env })
+async function startShipped (env = {}, entry) {
+  const { proc, base } = await spawnShipped({ env, entry })
   const mem = async () => {
     const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8')
     const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024
@@ -199,6 +199,28 @@ try {
   app.kill()
   results.peers = { v1Streamable: measured.v1Streamable, v1Sse: measured.v1Sse, v2Modern: measured.v2Modern }
 
+  // Tasks: the everything fixture (the same command line and settings, plus tools that run as
+  // tasks), a task made, polled and read, against the same tool called plainly, in alternation.
+  const fixture = await startShipped({}, 'dist/examples/everything.js')
+  cleanup.push(fixture.kill)
+  const taskRounds = []
+  for (let r = 0; r < Math.max(1, Math.min(ROUNDS, 3)); r++) {
+    const plain = await roundTrips(client, fixture.base, 'plainCompute')
+    const tasks = await run(client, 'tasks', { base: fixture.base, S, K: Math.min(K, 100) })
+    taskRounds.push({ plain, tasks: { ...summarize(tasks), polls: tasks.polls } })
+  }
+  fixture.kill()
+  results.app.tasks = {
+    tasksPerSec: median(taskRounds.map((r) => r.tasks.callsPerSec)),
+    p50: median(taskRounds.map((r) => r.tasks.p50)),
+    p99: median(taskRounds.map((r) => r.tasks.p99)),
+    errors: taskRounds.reduce((n, r) => n + r.tasks.errors + r.plain.errors, 0),
+    pollsPerTask: median(taskRounds.map((r) => r.tasks.polls / (r.tasks.calls + r.tasks.errors + S))),
+    plainPerSec: median(taskRounds.map((r) => r.plain.callsPerSec)),
+    // Server time a task costs, in plain calls' worth (each task is 1 create + its polls).
+    costInCalls: median(taskRounds.map((r) => r.plain.callsPerSec / r.tasks.callsPerSec))
+  }
+
   if (flag('redis')) {
     const redis = await startRedis()
     cleanup.push(redis.stop)
@@ -261,6 +283,9 @@ lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const [name, r, base] of rows) {
   lines.push(`| ${name} | ${fmt(r.callsPerSec, 0)} | ${fmt(ratioOf(r, base), 2)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(p99RatioOf(r, base), 2)} | ${r.errors} |`)
 }
+const tk = results.app.tasks
+lines.push('', '| tasks (2026-07-28 extension, 0 s tool) | tasks/s | p50 ms | p99 ms | tasks/get per task | cost in plain calls | errors |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+lines.push(`| create → poll → result | ${fmt(tk.tasksPerSec, 0)} | ${fmt(tk.p50, 2)} | ${fmt(tk.p99, 2)} | ${fmt(tk.pollsPerTask, 2)} | ${fmt(tk.costInCalls, 2)} (plain: ${fmt(tk.plainPerSec, 0)} calls/s) | ${tk.errors} |`)
 const fi = results.floor.idle
 const ai = results.app.idle
 lines.push('', `| ${N} idle streams | opened | RSS KiB/stream | heap KiB/stream | one call while held, ms |`, '| --- | ---: | ---: | ---: | ---: |')
@@ -285,7 +310,7 @@ for (const [name, met] of targets) lines.push(`- ${met ? 'met' : '**MISSED**'}: 
 console.log(`\n${lines.join('\n')}`)
 results.targets = Object.fromEntries(targets)
 results.table = lines.join('\n')
-const errors = rows.reduce((n, [, r]) => n + r.errors, 0) + ai.errors + fi.errors
+const errors = rows.reduce((n, [, r]) => n + r.errors, 0) + ai.errors + fi.errors + tk.errors
 results.errors = errors
 results.seconds = (Date.now() - started) / 1000
 mkdirSync(new URL('./results/', here), { recursive: true })

@@ -16,10 +16,10 @@ export async function freePort () {
 }
 
 /** Starts it on a free port with extra Node flags and env; resolves once /health answers. */
-export async function spawnShipped ({ nodeFlags = [], env = {} } = {}) {
+export async function spawnShipped ({ nodeFlags = [], env = {}, entry = 'dist/app.js' } = {}) {
   const port = await freePort()
   const proc = spawn(process.execPath, ['--no-allocation-site-pretenuring', ...nodeFlags, join(root, 'node_modules/fastify-cli/cli.js'), 'start', '-o', '-l', 'info',
-    '-p', String(port), '-a', '127.0.0.1', '-g', '15000', join(root, 'dist/app.js')], {
+    '-p', String(port), '-a', '127.0.0.1', '-g', '15000', join(root, entry)], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {
