@@ -8,7 +8,7 @@ t.test('an unknown envelope type names the allowed ones, once', async (t) => {
   t.teardown(srv.close)
   const res = await post(srv.url, '/message?session_id=op', { type: 'list_everything', request_id: 'r' }, AUTH)
   t.equal(res.status, 400)
-  t.equal(res.json().message, 'body/type must be one of "list_tools", "call_tool"')
+  t.equal(res.json().message, 'body/type must be one of "list_tools", "call_tool", "get_task", "cancel_task"')
 })
 
 t.test('the startup log says where the demo page is', async (t) => {
