@@ -6,7 +6,7 @@ import { createListeners } from '../lib/mcp/listeners.js'
 import { createRequestStates } from '../lib/mcp/request-state.js'
 import { METHOD_CAPABILITY, methods, serverCapabilities, type MethodContext } from '../lib/mcp/methods.js'
 import { clip, RpcError } from '../lib/mcp/rpc.js'
-import { createTasks, type TasksOptions } from '../lib/mcp/tasks.js'
+import { createTasks, detailed, type TasksOptions } from '../lib/mcp/tasks.js'
 import { createUrlElicitations } from '../lib/mcp/url-elicitation.js'
 import { createTaskRunner, type RunnerOptions } from '../lib/mcp/task-runner.js'
 import { AppError } from '../lib/errors.js'
@@ -36,7 +36,13 @@ export function createMcp (app: FastifyInstance, opts: McpPluginOptions) {
   const elicitations = createUrlElicitations(app.sessions, opts.stateTtlMs)
   const tasks = createTasks(app.sessions, opts.tasks)
   const taskRunner = createTaskRunner(app, tasks, opts.tasks)
-  const listeners = createListeners(app.sessions, { max: opts.maxListeners, maxPerPrincipal: opts.maxListenersPerPrincipal, pingIntervalMs: opts.pingIntervalMs, capabilities: capabilitiesOf })
+  const listeners = createListeners(app.sessions, {
+    max: opts.maxListeners,
+    maxPerPrincipal: opts.maxListenersPerPrincipal,
+    pingIntervalMs: opts.pingIntervalMs,
+    capabilities: capabilitiesOf,
+    task: async (taskId, owner) => detailed(await tasks.get(taskId, owner))
+  })
 
   /** Publishes a notification to every session of `topic`; sessions gone meanwhile leave it. */
   async function toSessions (topic: string, notification: Record<string, unknown>): Promise<void> {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Type } from '@sinclair/typebox'
 import { defineTool } from '../index.js'
-import { startApp, startWithTwoPrincipals } from './helper.js'
+import { AUTH, SseClient, startApp, startWithTwoPrincipals } from './helper.js'
 import { everything } from '../examples/everything.js'
 import { everythingOptions } from './mcp-features.js'
 import { eachStore } from './stores.js'
@@ -165,4 +165,35 @@ t.test('tasks: a bad execution declaration fails at registration', async (t) => 
   const tool = (execution: unknown) => defineTool({ name: 'x', description: 'x', input: Type.Object({}), execution: execution as never, handler: () => 'x' })
   await t.rejects(startApp({ tools: [tool({ taskSupport: 'sometimes' })] }), /execution.taskSupport must be "optional" or "required"/)
   await t.rejects(startApp({ tools: [tool({ taskSupport: 'optional', taskStart: 'later' })] }), /execution.taskStart must be "call" or "handler"/)
+})
+
+eachStore('tasks: status notifications on subscriptions/listen', async (t, start) => {
+  const srv = await start(options())
+  t.teardown(srv.close)
+  const client = taskClient(srv.url)
+  const task = await client.start('slow_compute', { seconds: 0.4, label: 'heard' })
+  const listen = (taskIds: string[], extensions: Record<string, unknown> | undefined) => SseClient.request('POST', `${srv.url}/mcp`, {
+    ...AUTH, accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'subscriptions/listen'
+  }, JSON.stringify({
+    jsonrpc: '2.0',
+    id: 'L',
+    method: 'subscriptions/listen',
+    params: {
+      notifications: { taskIds },
+      _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': extensions ? { extensions } : {} }
+    }
+  }))
+  const stream = await listen([task.taskId, 'someone-elses'], { 'io.modelcontextprotocol/tasks': {} })
+  t.teardown(() => stream.close())
+  await stream.until((c) => c.events.length >= 1, 5000, 'the acknowledgement')
+  t.same(stream.events[0].json().params.notifications, { taskIds: [task.taskId] }, 'only the tasks the client owns are honoured')
+  await stream.until((c) => c.events.some((e) => e.json().params?.status === 'completed'), 5000, 'the completed task')
+  const notes = stream.events.slice(1).map((e) => e.json())
+  t.ok(notes.every((n) => n.method === 'notifications/tasks' && n.params.taskId === task.taskId), 'notifications/tasks for that task only')
+  t.equal(notes.at(-1).params.result.content[0].text, 'Computed heard after 0.4 s', 'the last one carries the result, as tasks/get would')
+  t.equal(notes.at(-1).params._meta['io.modelcontextprotocol/subscriptionId'], 'L')
+
+  const refused = await listen([task.taskId], undefined)
+  t.equal(refused.status, 400, 'asking for task notifications without declaring the extension: -32021')
+  refused.close()
 })

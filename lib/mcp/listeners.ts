@@ -12,7 +12,12 @@ interface Filter {
   promptsListChanged?: boolean
   resourcesListChanged?: boolean
   resourceSubscriptions?: string[]
+  /** Tasks (the tasks extension) whose every status change the client wants as notifications/tasks. */
+  taskIds?: string[]
 }
+
+/** How listeners read a task: only its owner's, as tasks/get would show it (null: none such). */
+export type TaskLookup = (taskId: string, owner: string) => Promise<Record<string, unknown> | null>
 
 interface Listener {
   id: JsonRpcId
@@ -29,13 +34,17 @@ const MAX_URIS = 100
  * change notifications their client opted in to. Changes arrive through the store's broadcast,
  * so a change published on any instance reaches listeners held by every instance.
  */
-export function createListeners (store: SessionStore, opts: { max: number, maxPerPrincipal: number, pingIntervalMs: number, capabilities: () => Record<string, unknown> }) {
+export function createListeners (store: SessionStore, opts: { max: number, maxPerPrincipal: number, pingIntervalMs: number, capabilities: () => Record<string, unknown>, task?: TaskLookup }) {
   const live = new Set<Listener>()
   const perOwner = new Map<string, number>()
 
   const unsubscribe = store.onBroadcast((raw) => {
-    let change: { kind?: string, list?: string, uri?: string }
+    let change: { kind?: string, list?: string, uri?: string, taskId?: string }
     try { change = JSON.parse(raw) } catch { return }
+    if ((change.kind === 'task' || change.kind === 'task-status') && typeof change.taskId === 'string') {
+      taskChanged(change.taskId)
+      return
+    }
     for (const l of live) {
       if (change.kind === 'list' && l.filter[`${change.list}ListChanged` as keyof Filter] === true) {
         l.write({ jsonrpc: '2.0', method: `notifications/${change.list}/list_changed`, params: { _meta: { [SUBSCRIPTION_ID]: l.id } } })
@@ -45,11 +54,24 @@ export function createListeners (store: SessionStore, opts: { max: number, maxPe
     }
   })
 
+  /** A task changed (on any instance): its listeners get the task as tasks/get shows it now. */
+  function taskChanged (taskId: string): void {
+    for (const l of live) {
+      if (!l.filter.taskIds?.includes(taskId) || !opts.task) continue
+      opts.task(taskId, l.owner).then((task) => {
+        if (task) l.write({ jsonrpc: '2.0', method: 'notifications/tasks', params: { ...task, _meta: { [SUBSCRIPTION_ID]: l.id } } })
+      }, () => {})
+    }
+  }
+
   const pinger = setInterval(() => { for (const l of live) l.write(null) }, opts.pingIntervalMs)
   pinger.unref()
 
-  /** What the server will honour of what the client asked: only what it has to offer. */
-  function honoured (asked: unknown): Filter {
+  /**
+   * What the server will honour of what the client asked: only what it has to offer, and of
+   * tasks only those the client owns (the tasks extension, which it must have declared).
+   */
+  async function honoured (asked: unknown, owner: string, declaresTasks: boolean): Promise<Filter> {
     if (!isObject(asked)) throw new RpcError(ErrorCodes.invalidParams, 'params.notifications must be an object')
     const caps = opts.capabilities() as Record<string, { listChanged?: boolean, subscribe?: boolean } | undefined>
     const out: Filter = {}
@@ -63,17 +85,30 @@ export function createListeners (store: SessionStore, opts: { max: number, maxPe
       }
       if (caps.resources?.subscribe) out.resourceSubscriptions = uris as string[]
     }
+    const taskIds = asked.taskIds
+    if (taskIds !== undefined) {
+      if (!Array.isArray(taskIds) || taskIds.length > MAX_URIS || !taskIds.every((u) => typeof u === 'string')) {
+        throw new RpcError(ErrorCodes.invalidParams, `taskIds must be at most ${MAX_URIS} task ids`)
+      }
+      if (!declaresTasks) {
+        throw new RpcError(ErrorCodes.missingCapability, 'Missing required client capability: the io.modelcontextprotocol/tasks extension',
+          { requiredCapabilities: { extensions: { 'io.modelcontextprotocol/tasks': {} } } }, 400)
+      }
+      const lookup = opts.task
+      const owned = lookup ? await Promise.all((taskIds as string[]).map(async (id) => (await lookup(id, owner).catch(() => null)) ? id : null)) : []
+      out.taskIds = owned.filter((id): id is string => id !== null)
+    }
     return out
   }
 
   return {
-    listen (reply: FastifyReply, o: { id: JsonRpcId, params: Record<string, unknown>, principal: string, expiresAt?: number }) {
+    async listen (reply: FastifyReply, o: { id: JsonRpcId, params: Record<string, unknown>, principal: string, expiresAt?: number, declaresTasks?: boolean }) {
       let filter: Filter
       try {
-        filter = honoured(o.params.notifications)
+        filter = await honoured(o.params.notifications, o.principal, o.declaresTasks === true)
       } catch (err) {
         const e = err as RpcError
-        return reply.code(200).send(rpcError(o.id, e.code, e.message))
+        return reply.code(e.httpStatus ?? 200).send(rpcError(o.id, e.code, e.message, e.data))
       }
       // A full budget ends the oldest listener (its client sees a clean end and may listen again)
       // rather than refusing the newcomer: with one shared token, a refusal would lock out every

@@ -66,6 +66,7 @@ class TaskRun {
         if (method !== 'notifications/progress' || typeof params.message !== 'string') return
         const message = params.message
         await tasks.update(task.taskId, (t) => isTerminal(t.status) ? null : Object.assign(t, { statusMessage: message }))
+        await tasks.changed(task.taskId)
       },
       request: (method, params, signal, key) => this.#ask(method, params, signal, key)
     }
@@ -88,7 +89,8 @@ class TaskRun {
         return t
       }).then(() => {
         this.waiting.set(key, { resolve: settle(resolve), reject: settle(reject) })
-      }, settle(reject))
+        return this.#tasks.changed(this.task.taskId)
+      }).catch(settle(reject))
     })
   }
 
@@ -136,6 +138,7 @@ class TaskRun {
       delete t.statusMessage
       return Object.assign(t, end)
     })
+    await this.#tasks.changed(this.task.taskId)
   }
 }
 
@@ -154,7 +157,8 @@ export function createTaskRunner (app: FastifyInstance, tasks: Tasks, opts: Runn
   const filing = new Set<Promise<void>>()
   const refresh = (run: TaskRun) => { run.refresh().catch((err: unknown) => app.log.warn({ err, taskId: run.task.taskId }, 'task refresh failed')) }
   const unlisten = app.sessions.onBroadcast((raw) => {
-    if (!raw.startsWith('{"kind":"task"')) return
+    // Cancels and answers ("task"), not the status changes runs announce themselves ("task-status").
+    if (!raw.startsWith('{"kind":"task",')) return
     const run = runs.get((JSON.parse(raw) as { taskId: string }).taskId)
     if (run) refresh(run)
   })

@@ -183,6 +183,11 @@ export function createTasks (store: SessionStore, opts: TasksOptions) {
 
     update,
 
+    /** Tells listeners on every instance (subscriptions/listen with taskIds) that the task changed. */
+    async changed (taskId: string): Promise<void> {
+      await store.broadcast(JSON.stringify({ kind: 'task-status', taskId }))
+    },
+
     /** Ends a task as cancelled unless it already ended; the runner stops when it hears of it. */
     async cancel (taskId: unknown, owner: string): Promise<void> {
       const task = await this.get(taskId, owner)
