@@ -22,6 +22,7 @@ const ENV: Record<string, [Section, string, Parse]> = {
   JWT_INTROSPECTION_CLIENT_SECRET: ['auth', 'introspectionClientSecret', 'secret'],
   JWT_INTROSPECTION_CACHE_MS: ['auth', 'introspectionCacheMs', 'int'],
   JWT_CLOCK_TOLERANCE_SECONDS: ['auth', 'clockToleranceSeconds', 'int'],
+  DPOP_PROOF_MAX_AGE_SECONDS: ['auth', 'dpopMaxAgeSeconds', 'int'],
   JWKS_COOLDOWN_MS: ['auth', 'jwksCooldownMs', 'int'],
   JWKS_TIMEOUT_MS: ['auth', 'jwksTimeoutMs', 'int'],
   JWKS_MAX_AGE_MS: ['auth', 'jwksMaxAgeMs', 'int'],

@@ -8,6 +8,7 @@ import { createIntrospection } from '../lib/security/introspection.js'
 import { publicBase } from '../lib/security/origin.js'
 import { guardDefaultToken } from '../lib/security/default-token.js'
 import { digest, sameDigest, scopesOf, TOKEN_ERRORS } from '../lib/security/tokens.js'
+import { createDpop, DpopError } from '../lib/security/dpop.js'
 import type { AuthOptions } from '../schemas/options.js'
 import { localTokenAllowed, type AuthenticateHook, type HostPrincipal, type Principal } from '../lib/security/principal.js'
 
@@ -33,7 +34,23 @@ function isLoopback (address: string | undefined): boolean {
 
 export const RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource'
 
-export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string, hook?: AuthenticateHook) {
+/** Proofs seen, in this process only: for auth used without a session store. */
+function memoryFirstUse () {
+  const seen = new Map<string, number>()
+  return async (key: string, ttlMs: number): Promise<boolean> => {
+    const now = Date.now()
+    if (seen.size > 10_000) for (const [k, until] of seen) if (until <= now) seen.delete(k)
+    if ((seen.get(key) ?? 0) > now) return false
+    seen.set(key, now + ttlMs)
+    return true
+  }
+}
+
+/** What a DPoP proof is checked against: the request it came with. */
+interface ProofRequest { proof: unknown, method: string, url: string }
+interface Checked { principal: Principal, jkt?: string }
+
+export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string, hook?: AuthenticateHook, firstUse?: (key: string, ttlMs: number) => Promise<boolean>) {
   // Hash both sides so the comparison is constant-time whatever the token's length.
   const localDigest = digest(opts.bearerToken)
   const allowLocal = localTokenAllowed(opts)
@@ -51,6 +68,7 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string, 
       cacheMs: opts.introspectionCacheMs
     })
     : undefined
+  const dpop = createDpop({ maxAgeSeconds: opts.dpopMaxAgeSeconds, clockToleranceSeconds: opts.clockToleranceSeconds, firstUse: firstUse ?? memoryFirstUse() })
   // Checked to be an RSA public key by resolveConfig.
   const staticKey = opts.jwtKey?.replace(/\\n/g, '\n')
 
@@ -91,33 +109,66 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string, 
    * The principal for an Authorization header value, or a 401/503 AppError thrown. The local
    * token is settled at once (no promise on the hot path); a JWT may need the issuer's keys.
    */
-  function check (authorization: string | undefined, metadataUrl?: string | (() => string)): Principal | Promise<Principal> {
+  function check (authorization: string | undefined, metadataUrl?: string | (() => string), request?: ProofRequest): Principal | Promise<Principal> {
     if (!authorization) throw unauthorized(undefined, metadataUrl)
     // Checked before any parsing: an oversized header is never decoded.
     if (authorization.length > opts.maxHeaderBytes) throw unauthorized('authorization header too large', metadataUrl)
-    const match = /^Bearer +([^\s]+) *$/i.exec(authorization)
-    if (!match) throw unauthorized('authorization must be "Bearer <token>"', metadataUrl)
-    const token = match[1]
-    if (allowLocal && sameDigest(digest(token), localDigest)) {
+    const match = /^(Bearer|DPoP) +([^\s]+) *$/i.exec(authorization)
+    if (!match) throw unauthorized('authorization must be "Bearer <token>" or "DPoP <token>"', metadataUrl)
+    const dpopScheme = match[1].toLowerCase() === 'dpop'
+    const token = match[2]
+    if (!dpopScheme && allowLocal && sameDigest(digest(token), localDigest)) {
       return { id: 'local', kind: 'local', scopes: [] }
     }
     const jwtShaped = token.split('.').length === 3
     // Not a JWT: an opaque token the authorization server can vouch for.
-    if (!jwtShaped && introspection) return introspect(token, metadataUrl)
-    if (!verifyJwt || !jwtShaped) throw unauthorized('token is not valid', metadataUrl)
-    return verifyToken(token, metadataUrl)
+    let checked: Promise<Checked>
+    if (!jwtShaped && introspection) checked = introspect(token, metadataUrl)
+    else if (!verifyJwt || !jwtShaped) throw unauthorized('token is not valid', metadataUrl)
+    else checked = verifyToken(token, metadataUrl)
+    return checked.then((found) => bound(found, token, dpopScheme, metadataUrl, request))
   }
 
-  async function introspect (token: string, metadataUrl?: string | (() => string)): Promise<Principal> {
+  /**
+   * Sender-constrained tokens (DPoP, RFC 9449): a token bound to a key (`cnf.jkt`) is good only
+   * with the DPoP scheme and a fresh proof signed by that key for this request; used as a bearer
+   * token it is refused. The DPoP scheme with an unbound token is refused too.
+   */
+  async function bound (found: Checked, token: string, dpopScheme: boolean, metadataUrl?: string | (() => string), request?: ProofRequest): Promise<Principal> {
+    if (!dpopScheme) {
+      if (found.jkt !== undefined) throw unauthorized('this token is bound to a DPoP key: send it as "DPoP <token>" with a DPoP proof', metadataUrl)
+      return found.principal
+    }
+    const proof = request?.proof
+    if (typeof proof !== 'string' || proof === '') throw dpopRefused('a DPoP request needs exactly one DPoP proof header')
+    if (found.jkt === undefined) throw unauthorized('the DPoP scheme needs a DPoP-bound token', metadataUrl)
+    let jkt: string
+    try {
+      jkt = await dpop.verify(proof, { method: request!.method, url: request!.url, accessToken: token })
+    } catch (err) {
+      if (err instanceof DpopError) throw dpopRefused(err.message)
+      throw err
+    }
+    if (jkt !== found.jkt) throw dpopRefused('DPoP proof key is not the one the token is bound to')
+    return found.principal
+  }
+
+  function dpopRefused (description: string): AppError {
+    return new AppError(401, 'invalid_dpop_proof', description, {
+      'www-authenticate': `DPoP error="invalid_dpop_proof", error_description="${description.replace(/[^\x20-\x7e]|["\\]/g, "'")}", algs="${dpop.algorithms}"`
+    })
+  }
+
+  async function introspect (token: string, metadataUrl?: string | (() => string)): Promise<Checked> {
     const found = await introspection!.check(token)
     if (!found) throw unauthorized('token is not active', metadataUrl)
     // The same principal as a JWT of the same subject: sessions follow the subject, not the format.
     const principal: Principal = { id: `jwt:${found.sub}`, kind: 'jwt', subject: found.sub, scopes: found.scopes }
     if (found.expiresAt !== undefined) principal.expiresAt = found.expiresAt
-    return principal
+    return { principal, jkt: found.jkt }
   }
 
-  async function verifyToken (token: string, metadataUrl?: string | (() => string)): Promise<Principal> {
+  async function verifyToken (token: string, metadataUrl?: string | (() => string)): Promise<Checked> {
     try {
       const payload = await verifyJwt!(token)
       // A principal is a non-empty string subject; anything else would merge unrelated callers.
@@ -127,7 +178,8 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string, 
       const sub = payload.sub
       const principal: Principal = { id: `jwt:${sub}`, kind: 'jwt', subject: sub, scopes: scopesOf(payload) }
       if (typeof payload.exp === 'number') principal.expiresAt = payload.exp * 1000
-      return principal
+      const cnf = payload.cnf as { jkt?: unknown } | undefined
+      return { principal, jkt: typeof cnf?.jkt === 'string' ? cnf.jkt : undefined }
     } catch (err) {
       if (err instanceof AppError) throw err
       const original = (err as { originalError?: unknown }).originalError
@@ -193,7 +245,11 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string, 
     const metadata = () => `${publicBase(request, publicUrl)}${prefix}${RESOURCE_METADATA_PATH}${request.url.split('?')[0] === `${prefix}/mcp` ? '/mcp' : ''}`
     let result: Principal | Promise<Principal>
     try {
-      result = check(request.headers.authorization, metadata)
+      result = check(request.headers.authorization, metadata, {
+        proof: request.headers.dpop,
+        method: request.method,
+        url: `${publicBase(request, publicUrl)}${request.url.split('?')[0]}`
+      })
     } catch (err) {
       return done(err as Error)
     }
@@ -229,7 +285,12 @@ declare module 'fastify' {
 export default fp(async function authPlugin (fastify: FastifyInstance, opts: AuthPluginOptions) {
   // The host's hook replaces the token check, so the default token is not in play.
   if (!opts.authenticate) guardDefaultToken(fastify, opts.auth, opts.behindProxy ?? false)
-  const auth = createAuth(opts.auth, fastify.prefix, opts.publicUrl, opts.authenticate)
+  // DPoP proofs are remembered in the session store (when registered), so a replay is caught on any instance.
+  const firstUse = async (key: string, ttlMs: number) => fastify.hasDecorator('sessions')
+    ? fastify.sessions.putRecord(key, '1', 0, ttlMs)
+    : fallback(key, ttlMs)
+  const fallback = memoryFirstUse()
+  const auth = createAuth(opts.auth, fastify.prefix, opts.publicUrl, opts.authenticate, firstUse)
   fastify.decorate('auth', auth)
   fastify.decorateRequest('principal', null)
   // Step-up (SEP-2350): a 403 insufficient_scope challenge points at the resource metadata, so a

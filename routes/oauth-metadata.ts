@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { publicBase } from '../lib/security/origin.js'
 import { RESOURCE_METADATA_PATH } from '../plugins/auth.js'
+import { ASYMMETRIC_ALGORITHMS } from '../lib/security/jwt-algorithms.js'
 
 /**
  * RFC 9728 protected-resource metadata: tells MCP clients which authorization server issues
@@ -12,7 +13,12 @@ const oauthMetadataRoute: FastifyPluginAsync<{ issuer: string, publicUrl?: strin
   const document = (resource: string) => ({
     resource,
     authorization_servers: [opts.issuer],
+    // What tools ask for, so a client can ask for it up front (and step up later, SEP-2350).
+    scopes_supported: [...new Set(fastify.tools.list().flatMap((tool) => fastify.tools.get(tool.name)?.scopes ?? []))],
     bearer_methods_supported: ['header'],
+    // Sender-constrained tokens are accepted (RFC 9449), not required.
+    dpop_signing_alg_values_supported: [...ASYMMETRIC_ALGORITHMS],
+    dpop_bound_access_tokens_required: false,
     resource_name: 'DataPulseSSE'
   })
   fastify.get(RESOURCE_METADATA_PATH, async (request) => document(`${publicBase(request, opts.publicUrl)}${fastify.prefix}`))

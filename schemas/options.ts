@@ -22,6 +22,8 @@ export const AuthOptionsSchema = Type.Object({
   introspectionClientSecret: Type.Optional(Type.String({ minLength: 1 })),
   introspectionCacheMs: Ms(60_000, 0),
   clockToleranceSeconds: Type.Integer({ minimum: 0, maximum: 300, default: 5 }),
+  // DPoP (RFC 9449): how old a proof may be; a proof is accepted once (its jti is remembered that long).
+  dpopMaxAgeSeconds: Type.Integer({ minimum: 1, maximum: 600, default: 60 }),
   jwksCooldownMs: Ms(30_000, 0),
   jwksMaxAgeMs: Ms(600_000),
   jwksTimeoutMs: Ms(5_000),

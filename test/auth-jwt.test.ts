@@ -214,7 +214,7 @@ t.test('step-up: a tool the token lacks the scope for answers 403 insufficient_s
   t.equal(res.status, 403)
   const challenge = String(res.headers['www-authenticate'])
   t.match(challenge, /error="insufficient_scope"/)
-  t.match(challenge, /scope="mcp:admin mcp:write"/, 'every scope the call needs, in one challenge')
+  t.match(challenge, /scope="mcp:read mcp:admin mcp:write"/, 'every scope the call needs, in one challenge, with those the token holds')
   const metadata = /resource_metadata="([^"]+)"/.exec(challenge)?.[1]
   t.equal(metadata, `${srv.url}/.well-known/oauth-protected-resource/mcp`, 'pointing at the resource metadata')
   const doc = (await request('GET', metadata!)).json()

@@ -91,7 +91,7 @@ async function callTool (mc: MethodContext, params: Record<string, unknown>): Pr
   const args = params.arguments
   if (args !== undefined && !isObject(args)) throw new RpcError(ErrorCodes.invalidParams, 'params.arguments must be an object')
   const missing = app.tools.missingScopes(name, mc.principal.kind === 'local' ? null : mc.principal.scopes)
-  if (missing.length > 0) throw insufficientScope(missing)
+  if (missing.length > 0) throw insufficientScope(missing, mc.principal.scopes)
   const mode = await taskMode(mc, app.tools.get(name), params)
   const runner = app.mcp.taskRunner
   // A task from the start: the client has its id before the handler runs.
@@ -171,8 +171,12 @@ async function settle (mc: MethodContext, name: string, running: Promise<unknown
   return result as unknown as Record<string, unknown>
 }
 
-export function insufficientScope (missing: string[]): RpcError {
-  const scope = missing.join(' ')
+/**
+ * 403 insufficient_scope (step-up, SEP-2350). The challenge names the scopes the token holds as
+ * well as those it lacks: a client asks for exactly that, and its new token loses nothing.
+ */
+export function insufficientScope (missing: string[], held: string[] = []): RpcError {
+  const scope = [...new Set([...held, ...missing])].join(' ')
   const err = new RpcError(ErrorCodes.invalidRequest, `insufficient scope: this needs ${scope}`, { requiredScopes: missing }, 403)
   err.headers['www-authenticate'] = `Bearer error="insufficient_scope", scope="${scope}"`
   return err

@@ -19,6 +19,8 @@ export interface Introspected {
   scopes: string[]
   /** ms since the epoch */
   expiresAt?: number
+  /** The DPoP key thumbprint the token is bound to (`cnf.jkt`), if any. */
+  jkt?: string
 }
 
 const MAX_CACHED = 10_000
@@ -76,7 +78,11 @@ export function createIntrospection (opts: IntrospectionOptions) {
       if (!aud.includes(opts.audience)) return null
     }
     const scopes = typeof body.scope === 'string' ? body.scope.split(' ').filter(Boolean) : []
-    return exp === undefined ? { sub: body.sub, scopes } : { sub: body.sub, scopes, expiresAt: exp }
+    const found: Introspected = { sub: body.sub, scopes }
+    if (exp !== undefined) found.expiresAt = exp
+    const cnf = body.cnf as { jkt?: unknown } | undefined
+    if (typeof cnf?.jkt === 'string') found.jkt = cnf.jkt
+    return found
   }
 
   return {
