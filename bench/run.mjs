@@ -24,16 +24,16 @@ const ROUNDS = value('rounds', quick ? 1 : 9)
 const INSTANCES = value('instances', 0)
 const here = new URL('.', import.meta.url)
 
-function child (script, argv = [], execArgv = []) {
-  const proc = fork(new URL(script, here), argv, { execArgv: ['--expose-gc', ...execArgv], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+function child (script, argv = [], execArgv = [], stdout = 'inherit') {
+  const proc = fork(new URL(script, here), argv, { execArgv: ['--expose-gc', ...execArgv], stdio: ['ignore', stdout, 'inherit', 'ipc'] })
   const pending = []
   proc.on('message', (m) => pending.shift()?.(m))
   const next = () => new Promise((resolve) => pending.push(resolve))
   return { proc, next, ask: (msg) => { const p = next(); proc.send(msg); return p }, kill: () => proc.kill() }
 }
 
-async function startServer (script) {
-  const s = child(script)
+async function startServer (script, stdout) {
+  const s = child(script, [], [], stdout)
   const { port } = await s.next()
   return { ...s, base: `http://127.0.0.1:${port}`, mem: () => s.ask({ cmd: 'mem' }) }
 }
@@ -178,7 +178,8 @@ try {
   // The frameworks users pick instead, each written as its README shows (bench/peer-*.mjs).
   const peers = {}
   for (const name of ['tmcp', 'fastmcp', 'mcp-handler', 'hono']) {
-    peers[name] = await startServer(`./peer-${name}.mjs`)
+    // Their logs (fastmcp writes a line per session to stdout) would drown the bench's own.
+    peers[name] = await startServer(`./peer-${name}.mjs`, 'ignore')
     cleanup.push(peers[name].kill)
   }
   const measured = await interleaved(client, [

@@ -132,10 +132,12 @@ async function callTool (mc: MethodContext, params: Record<string, unknown>): Pr
       return app.tools.call(name, args ?? {}, createCallContext(scope, line), line, mode === 'none' ? undefined : runner.timeoutMs)
     }, run ? undefined : mc.lifeline)
   } catch (err) {
-    if (err instanceof AppError) {
-      throw new RpcError(err.statusCode === 409 ? ErrorCodes.invalidRequest : ErrorCodes.overloaded, err.message)
-    }
-    throw err
+    const refused = err instanceof AppError
+      ? new RpcError(err.statusCode === 409 ? ErrorCodes.invalidRequest : ErrorCodes.overloaded, err.message)
+      : err
+    // A task made for a call that could not start ends with the reason, not with its lease.
+    if (run) runner.settle(run, Promise.reject(refused))
+    throw refused
   }
   const outcome = settle(mc, name, running, () => call)
   if (run) {
