@@ -3,7 +3,7 @@ import { ShuttingDown } from '../calls.js'
 import type { Lifeline } from '../lifeline.js'
 import type { Channel } from './context.js'
 import { RpcError } from './rpc.js'
-import { isTerminal, task2025, type TaskRecord, type Tasks } from './tasks.js'
+import { isTerminal, task2025, taskMeta, type TaskRecord, type Tasks } from './tasks.js'
 import { ErrorCodes } from '../../schemas/jsonrpc.js'
 
 /** Prefix of a task's call slot: tasks outlive the request that started them. */
@@ -28,16 +28,7 @@ export const TASK_TOKEN = '\u0000task'
  * flat; in 2025-11-25 under `task`.
  */
 export function createTaskResult (task: TaskRecord, era: '2025' | '2026'): Record<string, unknown> {
-  if (era === '2025') return { task: task2025(task) }
-  return {
-    resultType: 'task',
-    taskId: task.taskId,
-    status: task.status,
-    createdAt: task.createdAt,
-    lastUpdatedAt: task.lastUpdatedAt,
-    ttlMs: task.ttlMs,
-    pollIntervalMs: task.pollIntervalMs
-  }
+  return era === '2025' ? { task: task2025(task) } : { resultType: 'task', ...taskMeta(task) }
 }
 
 /**

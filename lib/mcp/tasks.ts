@@ -64,8 +64,8 @@ export function task2025 (task: TaskRecord): Record<string, unknown> {
 /** Task ids an owner has, newest last, at most this many (2025-11-25 tasks/list). */
 const INDEX_SIZE = 1000
 
-/** What the client may see of a task (DetailedTask): its metadata and what its status carries. */
-export function detailed (task: TaskRecord): Record<string, unknown> {
+/** A task's metadata as 2026-07-28 shows it (the extension's `Task`). */
+export function taskMeta (task: TaskRecord): Record<string, unknown> {
   const out: Record<string, unknown> = {
     taskId: task.taskId,
     status: task.status,
@@ -75,6 +75,12 @@ export function detailed (task: TaskRecord): Record<string, unknown> {
     pollIntervalMs: task.pollIntervalMs
   }
   if (task.statusMessage !== undefined) out.statusMessage = task.statusMessage
+  return out
+}
+
+/** What the client may see of a task (DetailedTask): its metadata and what its status carries. */
+export function detailed (task: TaskRecord): Record<string, unknown> {
+  const out = taskMeta(task)
   if (task.status === 'completed') out.result = task.result
   else if (task.status === 'failed') out.error = task.error
   else if (task.status === 'input_required') out.inputRequests = task.inputRequests ?? {}
