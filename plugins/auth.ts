@@ -8,7 +8,7 @@ import { createIntrospection } from '../lib/security/introspection.js'
 import { publicBase } from '../lib/security/origin.js'
 import { guardDefaultToken } from '../lib/security/default-token.js'
 import { digest, sameDigest, scopesOf, TOKEN_ERRORS } from '../lib/security/tokens.js'
-import { createDpop, DpopError } from '../lib/security/dpop.js'
+import { createDpop, DpopError, memoryFirstUse, refusedProof } from '../lib/security/dpop.js'
 import type { AuthOptions } from '../schemas/options.js'
 import { localTokenAllowed, type AuthenticateHook, type HostPrincipal, type Principal } from '../lib/security/principal.js'
 
@@ -33,18 +33,6 @@ function isLoopback (address: string | undefined): boolean {
 }
 
 export const RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource'
-
-/** Proofs seen, in this process only: for auth used without a session store. */
-function memoryFirstUse () {
-  const seen = new Map<string, number>()
-  return async (key: string, ttlMs: number): Promise<boolean> => {
-    const now = Date.now()
-    if (seen.size > 10_000) for (const [k, until] of seen) if (until <= now) seen.delete(k)
-    if ((seen.get(key) ?? 0) > now) return false
-    seen.set(key, now + ttlMs)
-    return true
-  }
-}
 
 /** What a DPoP proof is checked against: the request it came with. */
 interface ProofRequest { proof: unknown, method: string, url: string }
@@ -153,11 +141,7 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string, 
     return found.principal
   }
 
-  function dpopRefused (description: string): AppError {
-    return new AppError(401, 'invalid_dpop_proof', description, {
-      'www-authenticate': `DPoP error="invalid_dpop_proof", error_description="${description.replace(/[^\x20-\x7e]|["\\]/g, "'")}", algs="${dpop.algorithms}"`
-    })
-  }
+  const dpopRefused = (description: string) => refusedProof(description, dpop.algorithms)
 
   async function introspect (token: string, metadataUrl?: string | (() => string)): Promise<Checked> {
     const found = await introspection!.check(token)

@@ -34,6 +34,13 @@ export function validId (id: unknown): id is JsonRpcId {
   return typeof id === 'string' || (typeof id === 'number' && Number.isInteger(id))
 }
 
+/** A required non-empty string parameter, or -32602 naming it. */
+export function requireString (params: Record<string, unknown>, key: string, what: string): string {
+  const value = params[key]
+  if (typeof value !== 'string' || value === '') throw new RpcError(ErrorCodes.invalidParams, `params.${key} must be ${what}`)
+  return value
+}
+
 /** Cuts client-chosen text before it is echoed in an error, so an error never amplifies input. */
 export function clip (text: string, max = 64): string {
   return text.length > max ? `${text.slice(0, max)}…` : text

@@ -1,6 +1,7 @@
 import { createHash, createPublicKey, type JsonWebKey } from 'node:crypto'
 import { createVerifier, TokenError } from 'fast-jwt'
 import { algorithmsFor, ASYMMETRIC_ALGORITHMS } from './jwt-algorithms.js'
+import { AppError } from '../errors.js'
 
 /** Why a DPoP proof was refused: the text of `error_description` (our own words, header-safe). */
 export class DpopError extends Error {
@@ -102,3 +103,22 @@ export function createDpop (opts: DpopOptions) {
 }
 
 export type Dpop = ReturnType<typeof createDpop>
+
+/** The 401 a refused proof gets: a DPoP challenge naming what was wrong (our own words) and the algorithms. */
+export function refusedProof (description: string, algorithms: string): AppError {
+  return new AppError(401, 'invalid_dpop_proof', description, {
+    'www-authenticate': `DPoP error="invalid_dpop_proof", error_description="${description.replace(/[^\x20-\x7e]|["\\]/g, "'")}", algs="${algorithms}"`
+  })
+}
+
+/** Proofs seen, in this process only: for auth used without a session store. */
+export function memoryFirstUse () {
+  const seen = new Map<string, number>()
+  return async (key: string, ttlMs: number): Promise<boolean> => {
+    const now = Date.now()
+    if (seen.size > 10_000) for (const [k, until] of seen) if (until <= now) seen.delete(k)
+    if ((seen.get(key) ?? 0) > now) return false
+    seen.set(key, now + ttlMs)
+    return true
+  }
+}
