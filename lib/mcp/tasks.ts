@@ -49,16 +49,8 @@ const notFound = () => new RpcError(ErrorCodes.invalidParams, 'Failed to retriev
 
 /** A task as the 2025-11-25 revision shows it (`ttl`, `pollInterval`; the result through tasks/result). */
 export function task2025 (task: TaskRecord): Record<string, unknown> {
-  const out: Record<string, unknown> = {
-    taskId: task.taskId,
-    status: task.status,
-    createdAt: task.createdAt,
-    lastUpdatedAt: task.lastUpdatedAt,
-    ttl: task.ttlMs,
-    pollInterval: task.pollIntervalMs
-  }
-  if (task.statusMessage !== undefined) out.statusMessage = task.statusMessage
-  return out
+  const { ttlMs, pollIntervalMs, ...rest } = taskMeta(task)
+  return { ...rest, ttl: ttlMs, pollInterval: pollIntervalMs }
 }
 
 /** Task ids an owner has, newest last, at most this many (2025-11-25 tasks/list). */
