@@ -56,27 +56,27 @@ export async function answerEnvelope (
     frame = await answerTask(app, req, message)
   } else {
     const { name, args } = toolCallOf(message.data ?? {})
-    const progress = async (params: Record<string, unknown>) => {
-      const { progressToken: _token, ...data } = params
-      await app.sessions.publish(req.sessionId, { data: JSON.stringify({ type: 'progress', request_id: message.request_id, data }) })
-      if (run) await run.channel.notify('notifications/progress', params)
-    }
-    const outcome = (async () => {
-      const ctx = createCallContext({
-        principal: req.principal,
-        sessionId: req.sessionId,
-        lifeline: line,
-        log: req.log,
-        // Every call may report progress; the envelope has no logs or client requests.
-        progressToken: message.request_id,
-        channel: { notify: async (_method, params) => { await progress(params) } },
-        logLevel: async () => null,
-        changes: app.mcp.changes,
-        clientCapabilities: async () => ({})
-      })
-      return traced({ method: 'tools/call', name: String(name), requestId: message.request_id, sessionId: req.sessionId, headers: req.headers },
-        () => app.tools.call(String(name), args, ctx, line, run ? app.mcp.taskRunner.timeoutMs : undefined))
-    })()
+    const ctx = createCallContext({
+      principal: req.principal,
+      sessionId: req.sessionId,
+      lifeline: line,
+      log: req.log,
+      // Every call may report progress; the envelope has no logs or client requests.
+      progressToken: message.request_id,
+      channel: {
+        notify: async (_method, params) => {
+          const { progressToken: _token, ...data } = params
+          await app.sessions.publish(req.sessionId, { data: JSON.stringify({ type: 'progress', request_id: message.request_id, data }) })
+          // A task's progress message is its status message too.
+          if (run) await run.channel.notify('notifications/progress', params)
+        }
+      },
+      logLevel: async () => null,
+      changes: app.mcp.changes,
+      clientCapabilities: async () => ({})
+    })
+    const outcome = traced({ method: 'tools/call', name: String(name), requestId: message.request_id, sessionId: req.sessionId, headers: req.headers },
+      () => app.tools.call(String(name), args, ctx, line, run ? app.mcp.taskRunner.timeoutMs : undefined))
     if (run) app.mcp.taskRunner.settle(run, outcome.then((value) => toCallToolResult(value) as unknown as Record<string, unknown>, toolErrorResult))
     try {
       frame = responseFrame('tool_result', message.request_id, (await outcome) ?? null)

@@ -2,6 +2,7 @@ import type { FastifyReply } from 'fastify'
 import type { SessionStore } from '../stores/session-store.js'
 import { startSse } from '../http/sse.js'
 import { isObject, rpcError, RpcError } from './rpc.js'
+import { missingExtension, TASKS_EXTENSION } from './task-methods.js'
 import type { JsonRpcId } from '../../schemas/jsonrpc.js'
 import { ErrorCodes } from '../../schemas/jsonrpc.js'
 
@@ -90,10 +91,7 @@ export function createListeners (store: SessionStore, opts: { max: number, maxPe
       if (!Array.isArray(taskIds) || taskIds.length > MAX_URIS || !taskIds.every((u) => typeof u === 'string')) {
         throw new RpcError(ErrorCodes.invalidParams, `taskIds must be at most ${MAX_URIS} task ids`)
       }
-      if (!declaresTasks) {
-        throw new RpcError(ErrorCodes.missingCapability, 'Missing required client capability: the io.modelcontextprotocol/tasks extension',
-          { requiredCapabilities: { extensions: { 'io.modelcontextprotocol/tasks': {} } } }, 400)
-      }
+      if (!declaresTasks) throw missingExtension(TASKS_EXTENSION)
       const lookup = opts.task
       const owned = lookup ? await Promise.all((taskIds as string[]).map(async (id) => (await lookup(id, owner).catch(() => null)) ? id : null)) : []
       out.taskIds = owned.filter((id): id is string => id !== null)

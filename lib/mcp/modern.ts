@@ -10,7 +10,7 @@ import { classify, clip, isObject, RequestCancelled, rpcError, rpcResult, RpcErr
 import { LOG_LEVELS, type LogLevel } from './types.js'
 import { ErrorCodes, STREAMABLE_VERSIONS, type JsonRpcId } from '../../schemas/jsonrpc.js'
 import { Lifeline } from '../lifeline.js'
-import { TASKS_EXTENSION } from './tasks.js'
+import { tasksDeclared } from './tasks.js'
 
 /** The stateless revisions /mcp speaks, newest first. */
 export const MODERN_VERSIONS = ['2026-07-28'] as const
@@ -106,9 +106,7 @@ export async function answerModern (app: FastifyInstance, request: FastifyReques
 
   if (method === 'subscriptions/listen') {
     finished = true
-    const extensions = ctx.capabilities.extensions
-    const declaresTasks = isObject(extensions) && isObject(extensions[TASKS_EXTENSION])
-    return app.mcp.listeners.listen(reply, { id, params, principal: principal.id, expiresAt: principal.expiresAt, declaresTasks })
+    return app.mcp.listeners.listen(reply, { id, params, principal: principal.id, expiresAt: principal.expiresAt, declaresTasks: tasksDeclared(ctx.capabilities) })
   }
 
   // The answer: plain JSON unless the handler sends something first.

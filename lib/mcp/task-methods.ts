@@ -1,7 +1,7 @@
 import type { MethodContext, MethodHandler } from './methods.js'
 import { paginate } from './paginate.js'
 import { isObject, RpcError } from './rpc.js'
-import { detailed, isTerminal, task2025, TASKS_EXTENSION, type TaskRecord } from './tasks.js'
+import { detailed, isTerminal, task2025, TASKS_EXTENSION, tasksDeclared, type TaskRecord } from './tasks.js'
 import { ErrorCodes } from '../../schemas/jsonrpc.js'
 
 export { TASKS_EXTENSION }
@@ -10,8 +10,7 @@ const RELATED = 'io.modelcontextprotocol/related-task'
 
 /** Whether this request's client declared the tasks extension (2026-07-28: per request, in `_meta`). */
 export async function declaresTasks (mc: MethodContext): Promise<boolean> {
-  const extensions = (await mc.clientCapabilities()).extensions
-  return isObject(extensions) && isObject(extensions[TASKS_EXTENSION])
+  return tasksDeclared(await mc.clientCapabilities())
 }
 
 /** -32021 naming an extension the request needs, shaped like the client's capabilities. */

@@ -7,6 +7,12 @@ import { ErrorCodes } from '../../schemas/jsonrpc.js'
 /** The extension's identifier (SEP-2663), in capabilities and in `requiredCapabilities`. */
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks'
 
+/** Whether client capabilities (2026-07-28: a request's own) include the tasks extension. */
+export function tasksDeclared (capabilities: Record<string, unknown>): boolean {
+  const extensions = capabilities.extensions
+  return isObject(extensions) && isObject(extensions[TASKS_EXTENSION])
+}
+
 export type TaskStatus = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled'
 const TERMINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled'])
 export const isTerminal = (status: string): boolean => TERMINAL.has(status)

@@ -67,20 +67,23 @@ export async function callTool (mc: MethodContext, params: Record<string, unknow
   if (args !== undefined && !isObject(args)) throw new RpcError(ErrorCodes.invalidParams, 'params.arguments must be an object')
   const missing = app.tools.missingScopes(name, mc.principal.kind === 'local' ? null : mc.principal.scopes)
   if (missing.length > 0) throw insufficientScope(missing, mc.principal.scopes)
-  const mode = await taskMode(mc, app.tools.get(name), params)
+  const tool = app.tools.get(name)
+  // Plain calls (no task support, no task asked for) decide at once: nothing is awaited for them.
+  const mode = tool?.execution || (mc.era === '2025' && params.task !== undefined) ? await taskMode(mc, tool, params) : 'none'
   const runner = app.mcp.taskRunner
   // A task from the start: the client has its id before the handler runs.
   const run = mode === 'call' ? await openTask(mc, name, params) : undefined
   // A task the handler starts (ctx.runAsTask): until then the call answers its own questions.
   let adopted: TaskRun | undefined
-  let handOff: (run: TaskRun) => void = () => {}
-  const handedOff = new Promise<TaskRun>((resolve) => { handOff = resolve })
+  let handedOff: Promise<TaskRun> | undefined
   let scope: CallScope = mc
   if (run) {
     scope = { ...mc, channel: run.channel, progressToken: mc.progressToken ?? TASK_TOKEN, lifeline: undefined }
     if (mc.era === '2026') scope.logLevel = async () => null
   }
   else if (mode === 'handler') {
+    let handOff: (run: TaskRun) => void = () => {}
+    handedOff = new Promise<TaskRun>((resolve) => { handOff = resolve })
     const own = mc.channel
     scope = {
       ...mc,
@@ -119,7 +122,7 @@ export async function callTool (mc: MethodContext, params: Record<string, unknow
     runner.settle(run, outcome)
     return createTaskResult(run.task, mc.era)
   }
-  if (mode !== 'handler') return outcome
+  if (!handedOff) return outcome
   const first = await Promise.race([outcome.then((result) => ({ result })), handedOff.then((task) => ({ task }))])
   if ('result' in first) return first.result
   runner.settle(first.task, outcome)
