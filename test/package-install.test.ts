@@ -19,15 +19,22 @@ function readmeSample (): { install: string, code: string } {
   return { install, code }
 }
 
-t.test('npm pack, install into a fresh host app as the README says, run its sample, call its tool', { timeout: 180_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'datapulse-host-'))
+/**
+ * The package as `npm pack` ships it (npm test has just built dist/; prepack builds it too), in a
+ * temporary directory beside an empty project folder `name`, removed when the test ends.
+ */
+async function packed (t: { teardown (fn: () => void): void }, name: string, pkg: Record<string, unknown> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), `datapulse-${name}-`))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  // npm test has just built dist/; packing it is what `npm pack` (prepack: build) ships.
   const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT })
-  const tarball = join(dir, stdout.trim().split('\n').pop()!)
-  const host = join(dir, 'host')
-  mkdirSync(host)
-  writeFileSync(join(host, 'package.json'), JSON.stringify({ name: 'host', private: true, type: 'module' }))
+  const folder = join(dir, name)
+  mkdirSync(folder)
+  writeFileSync(join(folder, 'package.json'), JSON.stringify({ name, private: true, ...pkg }))
+  return { dir, tarball: join(dir, stdout.trim().split('\n').pop()!), folder }
+}
+
+t.test('npm pack, install into a fresh host app as the README says, run its sample, call its tool', { timeout: 180_000 }, async (t) => {
+  const { dir, tarball, folder: host } = await packed(t, 'host', { type: 'module' })
 
   const { install, code } = readmeSample()
   t.match(install, /^npm install fastify @sinclair\/typebox \/path\/to\/datapulse-sse-[\d.]+\.tgz$/, 'the README names the peers to install')
@@ -79,13 +86,7 @@ t.test('npm pack, install into a fresh host app as the README says, run its samp
 })
 
 t.test('npx datapulse-sse from a folder with only the tarball: --help lists every setting, --env-file takes effect', { timeout: 180_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'datapulse-bin-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT })
-  const tarball = join(dir, stdout.trim().split('\n').pop()!)
-  const folder = join(dir, 'fresh')
-  mkdirSync(folder)
-  writeFileSync(join(folder, 'package.json'), JSON.stringify({ name: 'fresh', private: true }))
+  const { tarball, folder } = await packed(t, 'fresh')
   try {
     // Only the tarball: npm brings its required peers (fastify, typebox) itself.
     await run('npm', ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund'], { cwd: folder, timeout: 120_000 })
