@@ -75,7 +75,10 @@ async function movePorts (text: string): Promise<string> {
   return out.replace(/^(sudo )?apt-get install.*$/m, '').replace(/^sudo /gm, '')
 }
 
-const wait = (port: string) => `for i in $(seq 1 200); do curl -s -o /dev/null http://127.0.0.1:${port}/health && break; sleep 0.1; done`
+// Waits for the server to answer, for as long as the job started last ($!) is alive: a build
+// under a loaded machine may take any time, and a server that died ends the wait at once. The
+// test's own timeout is the bound.
+const wait = (port: string) => `until curl -s -o /dev/null http://127.0.0.1:${port}/health; do kill -0 $! 2>/dev/null || break; sleep 0.1; done`
 
 interface Walkthrough {
   file: string
@@ -149,8 +152,8 @@ const WALKTHROUGHS: Walkthrough[] = [
       moved = moved.replace('nginx -c "$PWD/deploy/nginx.conf"', `cat > nginx.conf <<'CONF'\n${movedConf}\nCONF\nnginx -p "$PWD" -c "$PWD/nginx.conf"\nsleep 1`)
 
       const redisPort = /redis-server --port (\d+)/.exec(moved)![1]
-      const instance = /for p in (\d+)/.exec(moved)![1]
-      return `${moved.replace(/(curl -N [^\n]*)&/, '$1> stream.out &').replace(/(for p in [\s\S]*?done)/, `$1\n${wait(instance)}`)}\nsleep 1\ncat stream.out\nnginx -p "$PWD" -c "$PWD/nginx.conf" -s quit\nredis-cli -p ${redisPort} shutdown nosave`
+      const streamed = 'until grep -q \'"request_id":"req-2"\' stream.out; do sleep 0.1; done'
+      return `${moved.replace(/(curl -N [^\n]*)&/, '$1> stream.out &').replace(/(for p in [\s\S]*?done)/, `$1\n${[a, b, c].map(wait).join('\n')}`)}\n${streamed}\ncat stream.out\nnginx -p "$PWD" -c "$PWD/nginx.conf" -s quit\nredis-cli -p ${redisPort} shutdown nosave`
     },
     expect: /"request_id":"req-2"[^\n]*"time"/, timeoutMs: 120_000
   },
@@ -161,7 +164,7 @@ const WALKTHROUGHS: Walkthrough[] = [
       const moved = await movePorts(block)
       const p = String(await freePort())
       const ports = /--cluster create (\S+) (\S+) (\S+)/.exec(moved)!.slice(1).map((a) => a.split(':')[1])
-      return `${moved.replace(/npm start$/m, `PORT=${p} npm start >/dev/null 2>&1 &`).replace('redis-cli --cluster create', 'sleep 1; redis-cli --cluster create')}\n${wait(p)}\ncurl -s http://127.0.0.1:${p}/health\nfor q in ${ports.join(' ')}; do redis-cli -p $q shutdown nosave; done`
+      return `${moved.replace(/npm start$/m, `PORT=${p} npm start >/dev/null 2>&1 &`).replace('redis-cli --cluster create', `for q in ${ports.join(' ')}; do until redis-cli -p $q ping >/dev/null 2>&1; do sleep 0.1; done; done\nredis-cli --cluster create`)}\n${wait(p)}\ncurl -s http://127.0.0.1:${p}/health\nfor q in ${ports.join(' ')}; do redis-cli -p $q shutdown nosave; done`
     },
     expect: /"store":"redis"/, timeoutMs: 120_000
   },
