@@ -6,7 +6,8 @@ export interface Session extends SessionInfo {
   cursor: number
   lastActive: number
   watchers: Set<() => void>
-  values: Map<string, string>
+  /** Created at the first value: most sessions never hold one, and an idle stream's bytes count. */
+  values?: Map<string, string>
   /** Whether delivered events are kept for a reconnecting reader (see OpenOptions.replay). */
   replay: boolean
   /** Calls in flight (see SessionStore.pin). */

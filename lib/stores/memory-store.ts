@@ -123,7 +123,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       mine.ids.add(sessionId)
       owners.set(owner, mine)
       sessions.set(sessionId, {
-        id: sessionId, owner, createdAt: now, log: new EventLog(), cursor: 0, lastActive: now, watchers: new Set(), values: new Map(), replay: options?.replay ?? true, pins: 0, orderedAt: now
+        id: sessionId, owner, createdAt: now, log: new EventLog(), cursor: 0, lastActive: now, watchers: new Set(), replay: options?.replay ?? true, pins: 0, orderedAt: now
       })
       return { id: sessionId, owner, createdAt: now }
     },
@@ -224,11 +224,13 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
     },
 
     async setValue (sessionId, key, value) {
-      mustGet(sessionId).values.set(key, value)
+      const s = mustGet(sessionId)
+      s.values ??= new Map()
+      s.values.set(key, value)
     },
 
     async getValue (sessionId, key) {
-      return live(sessionId)?.values.get(key) ?? null
+      return live(sessionId)?.values?.get(key) ?? null
     },
 
     async takeValue (sessionId, key) {
