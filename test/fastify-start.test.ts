@@ -22,13 +22,16 @@ async function run (args: string[]) {
   child.stdout.on('data', (d: Buffer) => { output += d })
   child.stderr.on('data', (d: Buffer) => { output += d })
   const base = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 100; i++) {
+  // Waits while the server's process lives (a loaded machine starts it slowly), not a fixed count.
+  const started = Date.now()
+  while (child.exitCode === null && Date.now() - started < 60_000) {
     if ((await request('GET', `${base}/health`).then((r) => r.status, () => 0)) === 200) break
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
   // The log is written in batches (lib/logging/log-destination.ts), so a line can arrive up to LOG_FLUSH_MS late.
   async function logged (pattern: RegExp): Promise<string> {
-    for (let i = 0; i < 50 && !pattern.test(output); i++) await new Promise((resolve) => setTimeout(resolve, 100))
+    const since = Date.now()
+    while (!pattern.test(output) && child.exitCode === null && Date.now() - since < 30_000) await new Promise((resolve) => setTimeout(resolve, 50))
     return output
   }
   return { base, port, output: () => output, logged, stop: () => child.kill('SIGKILL') }

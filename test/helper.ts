@@ -212,7 +212,8 @@ export async function spawnServer (t: { teardown (fn: () => void): void }, o: { 
   child.stderr.on('data', (d: Buffer) => { output += d })
   t.teardown(() => child.kill('SIGKILL'))
   const base = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 100; i++) {
+  const started = Date.now()
+  while (child.exitCode === null && Date.now() - started < 60_000) {
     if ((await request('GET', `${base}/health`).then((r) => r.status, () => 0)) === 200) break
     await new Promise((resolve) => setTimeout(resolve, 100))
   }

@@ -32,7 +32,8 @@ export async function startNginx (upstreams: string[]): Promise<{ url: string, s
   let errors = ''
   child.stderr!.on('data', (d: Buffer) => { errors += d })
   const url = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 100; i++) {
+  const started = Date.now()
+  while (Date.now() - started < 30_000) {
     if (child.exitCode !== null) throw new Error(`nginx exited: ${errors}`)
     try { await fetch(`${url}/health`); break } catch { await new Promise((resolve) => setTimeout(resolve, 50)) }
   }

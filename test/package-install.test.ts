@@ -70,7 +70,8 @@ t.test('npm pack, install into a fresh host app as the README says, run its samp
   child.stderr.on('data', (d: Buffer) => { output += d })
   t.teardown(() => child.kill('SIGKILL'))
   const base = `http://127.0.0.1:${port}/datapulse`
-  for (let i = 0; i < 100 && !output.includes('Server listening'); i++) await new Promise((resolve) => setTimeout(resolve, 100))
+  const started = Date.now()
+  while (!output.includes('Server listening') && child.exitCode === null && Date.now() - started < 60_000) await new Promise((resolve) => setTimeout(resolve, 100))
   t.match(output, /Server listening/, 'the sample starts')
 
   const auth = { authorization: 'Bearer change-me' }
