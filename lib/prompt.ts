@@ -12,6 +12,8 @@ export interface PromptDefinition<S extends TObject = TObject> {
   arguments?: S
   complete?: Record<string, Completer>
   ttlMs?: number
+  /** OAuth scopes a caller needs; without them the get is refused with 403 insufficient_scope. */
+  scopes?: string[]
   get (args: Static<S>, ctx: ToolContext): PromptMessage[] | { description?: string, messages: PromptMessage[] } |
   Promise<PromptMessage[] | { description?: string, messages: PromptMessage[] }>
 }

@@ -13,6 +13,8 @@ interface ResourceCommon {
   icons?: Icon[]
   /** 2026-07-28 caching hint for reads and listings of this resource. */
   ttlMs?: number
+  /** OAuth scopes a reader needs; without them the read is refused with 403 insufficient_scope. */
+  scopes?: string[]
 }
 
 export interface ResourceDefinition extends ResourceCommon {

@@ -9,6 +9,7 @@ export { PromptError } from '../lib/prompt.js'
 import type { ToolContext } from '../lib/tool.js'
 import type { PromptMessage } from '../lib/mcp/types.js'
 import { minTtl } from './resources.js'
+import { checkScopes } from '../lib/security/scopes.js'
 
 
 interface Registered {
@@ -31,6 +32,7 @@ export function createPromptRegistry () {
     if (prompts.has(def.name)) throw new Error(`prompt "${def.name}" is registered twice`)
     if (typeof def.get !== 'function') throw new Error(`prompt "${def.name}" needs a get function`)
     if (def.arguments !== undefined && def.arguments?.[Kind] !== 'Object') throw new Error(`prompt "${def.name}" arguments must be a TypeBox Type.Object`)
+    checkScopes('prompt', def.name, def.scopes)
     const info: Record<string, unknown> = { name: def.name }
     if (def.title) info.title = def.title
     if (def.description) info.description = def.description
@@ -80,6 +82,9 @@ export function createPromptRegistry () {
     },
     list: () => listing,
     count: () => prompts.size,
+    /** The scopes prompt `name` needs (none for an unknown prompt: it answers its own error). */
+    scopesOf: (name: string): string[] => prompts.get(name)?.def.scopes ?? [],
+    scopes: (): string[] => [...prompts.values()].flatMap((p) => p.def.scopes ?? []),
     ttlMs: () => minTtl([...prompts.values()].map((p) => p.def)),
     /** undefined: the argument exists but has no completer; null: no such prompt or argument. */
     completer (name: string, argument: string) {

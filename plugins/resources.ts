@@ -5,6 +5,7 @@ import { compileTemplate, ResourceNotFound, toContents, type ResourceDefinition,
 export { ResourceNotFound } from '../lib/resource.js'
 import type { ToolContext } from '../lib/tool.js'
 import type { ResourceContents } from '../lib/mcp/types.js'
+import { checkScopes } from '../lib/security/scopes.js'
 
 export interface ResourcesPluginOptions {
   resources: ResourceDefinition[]
@@ -21,10 +22,12 @@ function described (def: ResourceDefinition | ResourceTemplateDefinition): Liste
   return out
 }
 
-function checkCommon (kind: string, id: string, def: { name?: unknown, read?: unknown }): void {
+function checkCommon (kind: string, id: string, def: { name?: unknown, read?: unknown, scopes?: unknown }): void {
   if (typeof def.name !== 'string' || def.name === '') throw new Error(`${kind} "${id}" needs a name`)
   if (typeof def.read !== 'function') throw new Error(`${kind} "${id}" needs a read function`)
+  checkScopes(kind, id, def.scopes)
 }
+
 
 
 /** Static resources and URI templates: what `resources/*` lists and reads. */
@@ -74,13 +77,13 @@ export function createResourceRegistry () {
     return true
   }
 
-  /** The definition serving `uri` and its ttl, or null. */
-  function find (uri: string): { ttlMs?: number, read: (ctx: ToolContext) => Promise<ResourceContents[]> } | null {
+  /** The definition serving `uri`, its ttl and the scopes it needs, or null. */
+  function find (uri: string): { ttlMs?: number, scopes?: string[], read: (ctx: ToolContext) => Promise<ResourceContents[]> } | null {
     const def = byUri.get(uri)
-    if (def) return { ttlMs: def.ttlMs, read: async (ctx) => toContents(uri, def.mimeType, await def.read(ctx)) }
+    if (def) return { ttlMs: def.ttlMs, scopes: def.scopes, read: async (ctx) => toContents(uri, def.mimeType, await def.read(ctx)) }
     for (const { def: t, matcher } of templates) {
       const variables = matcher.match(uri)
-      if (variables) return { ttlMs: t.ttlMs, read: async (ctx) => toContents(uri, t.mimeType, await t.read(uri, variables, ctx)) }
+      if (variables) return { ttlMs: t.ttlMs, scopes: t.scopes, read: async (ctx) => toContents(uri, t.mimeType, await t.read(uri, variables, ctx)) }
     }
     return null
   }
@@ -92,6 +95,8 @@ export function createResourceRegistry () {
     list: (): Listed[] => listing,
     listTemplates: (): Listed[] => templateListing,
     count: (): number => byUri.size + templates.length,
+    /** Every scope a resource or template asks for (the resource metadata's scopes_supported). */
+    scopes: (): string[] => [...byUri.values(), ...templates.map((t) => t.def)].flatMap((d) => d.scopes ?? []),
     ttlMs: (): number | undefined => minTtl([...byUri.values(), ...templates.map((t) => t.def)]),
     find,
     /** The completer of a template variable, or undefined when there is none. */

@@ -6,6 +6,7 @@ import { Value } from '@sinclair/typebox/value'
 import type { FastifyInstance } from 'fastify'
 import { ToolError, type AnyTool, type ToolContext } from '../lib/tool.js'
 import { minTtl } from './resources.js'
+import { checkScopes } from '../lib/security/scopes.js'
 import { RpcError } from '../lib/mcp/rpc.js'
 import type { Lifeline } from '../lib/lifeline.js'
 
@@ -76,6 +77,7 @@ export function createToolRegistry (defaultTimeoutMs: number) {
       throw new Error(`tool name ${JSON.stringify(definition?.name)} must match ${NAME}`)
     }
     if (tools.has(definition.name)) throw new Error(`tool "${definition.name}" is registered twice`)
+    checkScopes('tool', definition.name, definition.scopes)
     if (typeof definition.description !== 'string' || definition.description === '') {
       throw new Error(`tool "${definition.name}" needs a description`)
     }
@@ -135,13 +137,6 @@ export function createToolRegistry (defaultTimeoutMs: number) {
       record(err instanceof ToolError ? err.code : 'tool_failed')
       throw err
     })
-  }
-
-  /** The scopes `principal` lacks for `name` (none for unknown tools and the local token). */
-  function missingScopes (name: string, scopes: string[] | null): string[] {
-    const needed = tools.get(name)?.definition.scopes ?? []
-    if (scopes === null) return []
-    return needed.filter((scope) => !scopes.includes(scope))
   }
 
   /** A structured result that breaks the tool's own output schema is the tool's fault. */
@@ -206,7 +201,6 @@ export function createToolRegistry (defaultTimeoutMs: number) {
     /** The smallest caching hint among tools that set one. */
     ttlMs: (): number | undefined => minTtl([...tools.values()].map((t) => t.definition)),
     get: (name: string): AnyTool | undefined => tools.get(name)?.definition,
-    missingScopes,
     checkOutput,
     observe: (observer: CallObserver): void => { observers.push(observer) },
     call

@@ -13,8 +13,12 @@ const oauthMetadataRoute: FastifyPluginAsync<{ issuer: string, publicUrl?: strin
   const document = (resource: string) => ({
     resource,
     authorization_servers: [opts.issuer],
-    // What tools ask for, so a client can ask for it up front (and step up later, SEP-2350).
-    scopes_supported: [...new Set(fastify.tools.list().flatMap((tool) => fastify.tools.get(tool.name)?.scopes ?? []))],
+    // What tools, resources and prompts ask for, so a client can ask for it up front (and step up later, SEP-2350).
+    scopes_supported: [...new Set([
+      ...fastify.tools.list().flatMap((tool) => fastify.tools.get(tool.name)?.scopes ?? []),
+      ...fastify.resources.scopes(),
+      ...fastify.prompts.scopes()
+    ])],
     bearer_methods_supported: ['header'],
     // Sender-constrained tokens are accepted (RFC 9449), not required.
     dpop_signing_alg_values_supported: [...ASYMMETRIC_ALGORITHMS],

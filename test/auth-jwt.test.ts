@@ -227,3 +227,62 @@ t.test('step-up: a tool the token lacks the scope for answers 403 insufficient_s
   })
   t.equal(retry.json().result?.content?.[0]?.text, 'done', 'the wider token is served')
 })
+
+t.test('step-up for resources (static and templated), prompts and the envelope: one challenge with every scope needed', async (t) => {
+  const { defineTool, defineResource, defineResourceTemplate, definePrompt } = await import('../index.js')
+  const { Type } = await import('@sinclair/typebox')
+  const pair = makeKeyPair()
+  const issuer = await startIssuer([pair])
+  t.teardown(issuer.close)
+  const srv = await startApp({
+    tools: [defineTool({ name: 'admin_action', description: 'needs admin', input: Type.Object({}), scopes: ['mcp:admin'], handler: () => 'done' })],
+    resources: [defineResource({ uri: 'secret://report', name: 'report', scopes: ['reports:read'], read: () => 'the report' })],
+    resourceTemplates: [defineResourceTemplate({ uriTemplate: 'secret://ledger/{year}', name: 'ledger', scopes: ['ledger:read', 'reports:read'], read: (_uri, v) => `ledger ${v.year}` })],
+    prompts: [definePrompt({ name: 'audit', scopes: ['audit:run'], get: () => [{ role: 'user', content: { type: 'text', text: 'audit it' } }] })],
+    auth: { jwtIssuer: issuer.url }
+  })
+  t.teardown(srv.close)
+  const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} }
+  const rpc = (token: string, method: string, params: Record<string, unknown>, name: string) => request('POST', `${srv.url}/mcp`, {
+    headers: { ...bearer(token), accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, 'mcp-name': name },
+    body: { jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: meta } }
+  })
+  const narrow = signToken(pair, { iss: issuer.url, scope: 'mcp:read' })
+  const cases: Array<[string, string, Record<string, unknown>, string, string]> = [
+    ['a static resource', 'resources/read', { uri: 'secret://report' }, 'secret://report', 'mcp:read reports:read'],
+    ['a templated resource', 'resources/read', { uri: 'secret://ledger/2026' }, 'secret://ledger/2026', 'mcp:read ledger:read reports:read'],
+    ['a prompt', 'prompts/get', { name: 'audit' }, 'audit', 'mcp:read audit:run']
+  ]
+  for (const [what, method, params, name, scope] of cases) {
+    const res = await rpc(narrow, method, params, name)
+    t.equal(res.status, 403, `${what}: 403 without its scopes`)
+    const challenge = String(res.headers['www-authenticate'])
+    t.match(challenge, /^Bearer error="insufficient_scope"/, `${what}: insufficient_scope`)
+    t.ok(challenge.includes(`scope="${scope}"`), `${what}: every scope needed in one challenge (${challenge})`)
+    t.ok(challenge.includes(`resource_metadata="${srv.url}/.well-known/oauth-protected-resource/mcp"`), `${what}: with the resource metadata`)
+  }
+  const doc = (await request('GET', `${srv.url}/.well-known/oauth-protected-resource/mcp`)).json()
+  t.same([...doc.scopes_supported].sort(), ['audit:run', 'ledger:read', 'mcp:admin', 'reports:read'], 'the metadata lists every scope asked for')
+
+  const wide = signToken(pair, { iss: issuer.url, scope: 'reports:read ledger:read audit:run' })
+  t.equal((await rpc(wide, 'resources/read', { uri: 'secret://report' }, 'secret://report')).json().result?.contents?.[0]?.text, 'the report', 'the wider token reads the resource')
+  t.equal((await rpc(wide, 'resources/read', { uri: 'secret://ledger/2026' }, 'secret://ledger/2026')).json().result?.contents?.[0]?.text, 'ledger 2026', 'and the templated one')
+  t.equal((await rpc(wide, 'prompts/get', { name: 'audit' }, 'audit')).json().result?.messages?.[0]?.content?.text, 'audit it', 'and gets the prompt')
+  t.equal((await rpc(narrow, 'resources/read', { uri: 'secret://nothing' }, 'secret://nothing')).status, 200, 'an unknown resource is its own error, not a scope challenge')
+
+  // The envelope is no way around a tool's scopes.
+  const refused = await request('POST', `${srv.url}/message?session_id=stepup`, { headers: bearer(narrow), body: { type: 'call_tool', request_id: 'r', data: { name: 'admin_action' } } })
+  t.equal(refused.status, 403, 'an envelope call_tool without the scope: 403')
+  t.equal(refused.json().code, 'insufficient_scope')
+  t.ok(String(refused.headers['www-authenticate']).includes('scope="mcp:read mcp:admin"'), 'with the same challenge')
+  const admin = signToken(pair, { iss: issuer.url, scope: 'mcp:admin' })
+  t.equal((await request('POST', `${srv.url}/message?session_id=stepup2`, { headers: bearer(admin), body: { type: 'call_tool', request_id: 'r', data: { name: 'admin_action' } } })).status, 202, 'and accepted with it')
+})
+
+t.test('scopes that are not OAuth scope tokens are refused at registration', async (t) => {
+  const { defineTool, defineResource, definePrompt } = await import('../index.js')
+  const { Type } = await import('@sinclair/typebox')
+  await t.rejects(startApp({ tools: [defineTool({ name: 'bad', description: 'd', input: Type.Object({}), scopes: ['a b'], handler: () => '' })] }), /scopes must be OAuth scope tokens/)
+  await t.rejects(startApp({ resources: [defineResource({ uri: 'x://y', name: 'y', scopes: ['say "hi"'], read: () => '' })] }), /scopes must be OAuth scope tokens/)
+  await t.rejects(startApp({ prompts: [definePrompt({ name: 'p', scopes: [''], get: () => [] })] }), /scopes must be OAuth scope tokens/)
+})

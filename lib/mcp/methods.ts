@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { taskMethods, TASKS_EXTENSION } from './task-methods.js'
-import { callTool } from './tool-call.js'
+import { callTool, requireScopes } from './tool-call.js'
 import { createCallContext, type CallScope } from './context.js'
 import { paginate } from './paginate.js'
 import { clip, isObject, requireString, RpcError } from './rpc.js'
@@ -30,6 +30,7 @@ function requireSession (mc: MethodContext): string {
 
 async function readResource (mc: MethodContext, params: Record<string, unknown>) {
   const uri = requireString(params, 'uri', 'a resource URI')
+  requireScopes(mc, mc.app.resources.find(uri)?.scopes)
   try {
     return { contents: await mc.app.resources.read(uri, createCallContext(mc)) }
   } catch (err) {
@@ -43,6 +44,7 @@ async function readResource (mc: MethodContext, params: Record<string, unknown>)
 async function getPrompt (mc: MethodContext, params: Record<string, unknown>) {
   const name = requireString(params, 'name', 'a prompt name')
   if (params.arguments !== undefined && !isObject(params.arguments)) throw new RpcError(ErrorCodes.invalidParams, 'params.arguments must be an object')
+  requireScopes(mc, mc.app.prompts.scopesOf(name))
   try {
     return await mc.app.prompts.get(name, params.arguments ?? {}, createCallContext(mc))
   } catch (err) {

@@ -9,6 +9,7 @@ import type { Lifeline } from '../lifeline.js'
 import type { CallToolResult, ContentBlock } from './types.js'
 import type { MethodContext } from './methods.js'
 import { ErrorCodes } from '../../schemas/jsonrpc.js'
+import { missingScopes, scopeChallenge } from '../security/scopes.js'
 
 // tools/call: a plain call in a call slot, or a task (lib/mcp/task-runner.ts) in either era.
 
@@ -65,8 +66,7 @@ export async function callTool (mc: MethodContext, params: Record<string, unknow
   const name = requireString(params, 'name', 'a tool name')
   const args = params.arguments
   if (args !== undefined && !isObject(args)) throw new RpcError(ErrorCodes.invalidParams, 'params.arguments must be an object')
-  const missing = app.tools.missingScopes(name, mc.principal.kind === 'local' ? null : mc.principal.scopes)
-  if (missing.length > 0) throw insufficientScope(missing, mc.principal.scopes)
+  requireScopes(mc, app.tools.get(name)?.scopes)
   const tool = app.tools.get(name)
   // Plain calls (no task support, no task asked for) decide at once: nothing is awaited for them.
   const mode = tool?.execution || (mc.era === '2025' && params.task !== undefined) ? await taskMode(mc, tool, params) : 'none'
@@ -156,8 +156,14 @@ async function settle (mc: MethodContext, name: string, running: Promise<unknown
  * well as those it lacks: a client asks for exactly that, and its new token loses nothing.
  */
 export function insufficientScope (missing: string[], held: string[] = []): RpcError {
-  const scope = [...new Set([...held, ...missing])].join(' ')
+  const { scope, header } = scopeChallenge(missing, held)
   const err = new RpcError(ErrorCodes.invalidRequest, `insufficient scope: this needs ${scope}`, { requiredScopes: missing }, 403)
-  err.headers['www-authenticate'] = `Bearer error="insufficient_scope", scope="${scope}"`
+  err.headers['www-authenticate'] = header
   return err
+}
+
+/** Refuses the request with 403 insufficient_scope when the principal lacks any of `needed`. */
+export function requireScopes (mc: MethodContext, needed: readonly string[] | undefined): void {
+  const missing = missingScopes(needed, mc.principal)
+  if (missing.length > 0) throw insufficientScope(missing, mc.principal.scopes)
 }
