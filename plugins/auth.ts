@@ -26,7 +26,9 @@ export interface AuthPluginOptions {
 /** Headers a proxy adds: a request carrying one is not local, whatever its socket says. */
 const FORWARDED = ['x-forwarded-for', 'forwarded', 'x-real-ip', 'x-forwarded-host']
 
-const ANONYMOUS: Principal = { id: 'anonymous', kind: 'local', scopes: [] }
+const ANONYMOUS: Principal = Object.freeze({ id: 'anonymous', kind: 'local', scopes: Object.freeze([]) as unknown as string[] })
+/** Every caller with the shared token is this one principal: one object, not one per request (an idle stream keeps its request). */
+const LOCAL: Principal = Object.freeze({ id: 'local', kind: 'local', scopes: Object.freeze([]) as unknown as string[] })
 
 function isLoopback (address: string | undefined): boolean {
   return address !== undefined && (address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.'))
@@ -106,7 +108,7 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string, 
     const dpopScheme = match[1].toLowerCase() === 'dpop'
     const token = match[2]
     if (!dpopScheme && allowLocal && sameDigest(digest(token), localDigest)) {
-      return { id: 'local', kind: 'local', scopes: [] }
+      return LOCAL
     }
     const jwtShaped = token.split('.').length === 3
     // Not a JWT: an opaque token the authorization server can vouch for.

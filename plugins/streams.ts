@@ -111,8 +111,17 @@ export function createStreams (
     const raw = startSse(reply)
     let closed = false
     let dirty = true
-    let wake: (() => void) | null = null
-    const unwatch = store.watch(o.sessionId, () => { dirty = true; wake?.() })
+    // The pump runs while there is something to read and returns when there is not: an idle
+    // stream holds no parked async function (its promise and generator), only this state.
+    let pumping = false
+    let after = o.lastEventId
+    // When the last frame written was a JSON-RPC notification (0: it was not).
+    let lastNotice = 0
+    let storeTrouble = false
+    const unwatch = store.watch(o.sessionId, () => {
+      dirty = true
+      if (!pumping && !closed) startPump()
+    })
 
     const expiry = o.expiresAt === undefined
       ? undefined
@@ -123,7 +132,6 @@ export function createStreams (
       closed = true
       clearTimeout(expiry)
       unwatch()
-      wake?.()
       if (live.get(key) === stream) live.delete(key)
       const n = (perOwner.get(o.owner) ?? 1) - 1
       if (n > 0) perOwner.set(o.owner, n)
@@ -166,16 +174,7 @@ export function createStreams (
     if (o.preamble) raw.write(o.preamble)
 
     const pump = async () => {
-      let after = o.lastEventId
-      // When the last frame written was a JSON-RPC notification (0: it was not).
-      let lastNotice = 0
-      let storeTrouble = false
-      while (!closed) {
-        if (!dirty) {
-          await new Promise<void>((resolve) => { wake = resolve })
-          wake = null
-          continue
-        }
+      while (!closed && dirty) {
         dirty = false
         let batch: Awaited<ReturnType<SessionStore['read']>>
         try {
@@ -235,10 +234,19 @@ export function createStreams (
         if (batch.more) dirty = true
       }
     }
-    pump().catch((err: unknown) => {
-      log.warn({ err, sessionId: o.sessionId }, 'SSE stream ended on a store error')
-      stream.end('stream interrupted; reconnect to resume')
-    })
+    const startPump = () => {
+      pumping = true
+      pump().then(() => {
+        pumping = false
+        // A wake-up between the run's last look at `dirty` and here started nothing.
+        if (dirty && !closed) startPump()
+      }, (err: unknown) => {
+        pumping = false
+        log.warn({ err, sessionId: o.sessionId }, 'SSE stream ended on a store error')
+        stream.end('stream interrupted; reconnect to resume')
+      })
+    }
+    startPump()
   }
 
   const deliver = createDeliver(store, opts.resultRetryMs, log, () => closing, endSession)

@@ -11,17 +11,22 @@ const MAX_CHUNK = 64 * 1024
  * readers get a fresh one decoded from the chunk (as from Redis).
  * Sequence numbers are contiguous: the event at index i has seq `first + i`.
  */
-export class EventLog {
+interface Columns {
   /** Chunks still holding retained events; chunks[0] has the number `chunkBase`. */
-  #chunks: Buffer[] = []
+  chunks: Buffer[]
+  chunkOf: number[]
+  offset: number[]
+  size: number[]
+  events: Array<string | undefined>
+  streams: string[]
+}
+
+export class EventLog {
   #chunkBase = 0
   /** Bytes written into the last chunk. */
   #used = 0
-  #chunkOf: number[] = []
-  #offset: number[] = []
-  #size: number[] = []
-  #events: Array<string | undefined> = []
-  #streams: string[] = []
+  /** The index, made at the first event: most sessions of an idle stream never get one. */
+  #cols: Columns | null = null
   /** The seq of the oldest retained event (`next` when none is). */
   first = 1
   /** The seq the next appended event gets. */
@@ -29,23 +34,24 @@ export class EventLog {
   /** UTF-8 bytes of the retained events' data. */
   bytes = 0
 
-  get length (): number { return this.#size.length }
+  get length (): number { return this.#cols === null ? 0 : this.#cols.size.length }
 
   /** Appends an event; returns the UTF-8 size of its data. */
   push (data: string, event: string | undefined, stream: string): number {
+    const c = this.#cols ??= { chunks: [], chunkOf: [], offset: [], size: [], events: [], streams: [] }
     // At most 3 bytes per UTF-16 unit: only a string that may not fit is measured first.
-    const room = this.#chunks.length === 0 ? -1 : this.#chunks[this.#chunks.length - 1].length - this.#used
+    const room = c.chunks.length === 0 ? -1 : c.chunks[c.chunks.length - 1].length - this.#used
     if (data.length * 3 > room) {
       const needed = Buffer.byteLength(data)
-      if (needed > room) this.#grow(needed)
+      if (needed > room) this.#grow(c, needed)
     }
-    const chunk = this.#chunks[this.#chunks.length - 1]
+    const chunk = c.chunks[c.chunks.length - 1]
     const size = chunk.write(data, this.#used, 'utf8')
-    this.#chunkOf.push(this.#chunkBase + this.#chunks.length - 1)
-    this.#offset.push(this.#used)
-    this.#size.push(size)
-    this.#events.push(event)
-    this.#streams.push(stream)
+    c.chunkOf.push(this.#chunkBase + c.chunks.length - 1)
+    c.offset.push(this.#used)
+    c.size.push(size)
+    c.events.push(event)
+    c.streams.push(stream)
     this.#used += size
     this.bytes += size
     this.next++
@@ -53,43 +59,47 @@ export class EventLog {
   }
 
   /** Starts a chunk with room for `size` bytes (doubling, so a busy session has few chunks). */
-  #grow (size: number): void {
-    const last = this.#chunks[this.#chunks.length - 1]
+  #grow (c: Columns, size: number): void {
+    const last = c.chunks[c.chunks.length - 1]
     const capacity = Math.max(size, last === undefined ? MIN_CHUNK : Math.min(MAX_CHUNK, last.length * 2))
     // Its own allocation, not a slice of Node's shared pool (which it would keep alive).
-    this.#chunks.push(Buffer.allocUnsafeSlow(capacity))
+    c.chunks.push(Buffer.allocUnsafeSlow(capacity))
     this.#used = 0
   }
 
   /** Drops the oldest event; returns the size of its data. */
+  /** Drops the oldest event (there must be one); returns the size of its data. */
   shift (): number {
-    const size = this.#size.shift()!
-    this.#chunkOf.shift()
-    this.#offset.shift()
-    this.#events.shift()
-    this.#streams.shift()
+    const c = this.#cols!
+    const size = c.size.shift()!
+    c.chunkOf.shift()
+    c.offset.shift()
+    c.events.shift()
+    c.streams.shift()
     this.first++
     this.bytes -= size
-    if (this.#size.length === 0) {
+    if (c.size.length === 0) {
       // Empty: keep only the last chunk and write it from the start again, so a log that is
       // emptied on every delivery (HTTP+SSE) reuses one buffer instead of allocating.
-      this.#chunkBase += this.#chunks.length - 1
-      this.#chunks.splice(0, this.#chunks.length - 1)
+      this.#chunkBase += c.chunks.length - 1
+      c.chunks.splice(0, c.chunks.length - 1)
       this.#used = 0
     } else {
-      while (this.#chunkBase < this.#chunkOf[0]) {
-        this.#chunks.shift()
+      while (this.#chunkBase < c.chunkOf[0]) {
+        c.chunks.shift()
         this.#chunkBase++
       }
     }
     return size
   }
 
+  // Readers ask only for indexes below `length`, so the index exists.
   data (i: number): string {
-    const offset = this.#offset[i]
-    return this.#chunks[this.#chunkOf[i] - this.#chunkBase].toString('utf8', offset, offset + this.#size[i])
+    const c = this.#cols!
+    const offset = c.offset[i]
+    return c.chunks[c.chunkOf[i] - this.#chunkBase].toString('utf8', offset, offset + c.size[i])
   }
 
-  event (i: number): string | undefined { return this.#events[i] }
-  stream (i: number): string { return this.#streams[i] }
+  event (i: number): string | undefined { return this.#cols!.events[i] }
+  stream (i: number): string { return this.#cols!.streams[i] }
 }
