@@ -17,6 +17,8 @@ if (usePerf) args.shift()
 const dir = args[0] ?? 'bench/results/profile'
 const scenario = args[1] ?? 'envelope'
 const K = Number(process.env.K ?? 200)
+// Concurrent sessions: S=2000 K=20 profiles the far end of the bench's session curve.
+const S = Number(process.env.S ?? 50)
 if (usePerf && spawnSync('perf', ['--version']).status !== 0) {
   console.error('--perf needs Linux perf (apt-get install -y linux-perf)')
   process.exit(1)
@@ -27,10 +29,10 @@ const profiling = usePerf ? ['--perf-basic-prof', '--interpreted-frames-native-s
 const { proc: server, base } = await spawnShipped({ nodeFlags: profiling })
 const client = fork(new URL('./client.mjs', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
 await new Promise((resolve) => client.once('message', resolve))
-const load = (k) => new Promise((resolve) => { client.once('message', resolve); client.send({ scenario, params: { base, S: 50, K: k } }) })
+const load = (k) => new Promise((resolve) => { client.once('message', resolve); client.send({ scenario, params: { base, S, K: k } }) })
 // Warm-up (perf only: --cpu-prof records from start-up anyway): the JIT's compiler threads stay
 // busy for the first tens of thousands of calls.
-if (usePerf) for (let i = 0; i < 3; i++) await load(200)
+if (usePerf) for (let i = 0; i < 3; i++) await load(Math.max(10, Math.round(10_000 / S)))
 const perfData = join(dir, 'perf.data')
 const recorder = usePerf ? spawn('perf', ['record', '-g', '-F', '2999', '-o', perfData, '-p', String(server.pid)], { stdio: 'ignore' }) : undefined
 if (recorder) await new Promise((resolve) => setTimeout(resolve, 300))
