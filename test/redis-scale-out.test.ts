@@ -121,3 +121,39 @@ t.test('scripts run by their SHA1, and a Redis that forgot them (SCRIPT FLUSH, a
   t.equal((await cli('SCRIPT', 'FLUSH')).trim(), 'OK')
   for (const id of ['s5', 's6']) await roundTrip(id)
 })
+
+t.test('delivery is acknowledged across instances: a fresh stream on any instance starts after what was delivered', { skip: skip ?? false }, async (t) => {
+  const redis = await startRedis()
+  t.teardown(redis.dispose)
+  const sessions = { redisUrl: redis.url, redisKeyPrefix: 'ack:' }
+  const a = await startApp({ sessions })
+  const b = await startApp({ sessions })
+  t.teardown(async () => { await a.close(); await b.close() })
+  const openStreams = async (url: string) => Number(/^datapulse_open_streams (\d+)/m.exec((await request('GET', `${url}/metrics`)).text)?.[1])
+
+  // Delivered while the stream stays open.
+  const first = await SseClient.open(`${a.url}/events?session_id=acks`)
+  for (const id of ['a1', 'a2', 'a3']) {
+    await post(a.url, '/message?session_id=acks', call(id))
+    await first.frameFor(id)
+  }
+  const cursor = async () => (await new Promise<string>((resolve, reject) => {
+    execFile('redis-cli', ['-p', String(redis.port), 'HGET', 'ack:{acks}:meta', 'cursor'], (err, out) => err ? reject(err) : resolve(out.trim()))
+  }))
+  const deadline = Date.now() + 5000
+  while (await cursor() !== first.events.at(-1)!.id && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  t.equal(await cursor(), first.events.at(-1)!.id, 'the open stream acknowledged its last frame')
+
+  // Delivered just before the stream ends.
+  await post(a.url, '/message?session_id=acks', call('a4'))
+  await first.frameFor('a4')
+  first.close()
+  // Wait until A has seen the stream end, not for a time.
+  const closedBy = Date.now() + 5000
+  while (await openStreams(a.url) > 0 && Date.now() < closedBy) await new Promise((resolve) => setTimeout(resolve, 10))
+  await post(a.url, '/message?session_id=acks', call('b1'))
+  const fresh = await SseClient.open(`${b.url}/events?session_id=acks`)
+  t.teardown(() => fresh.close())
+  await fresh.frameFor('b1')
+  t.same(fresh.events.map((e) => e.json().request_id), ['b1'], 'a fresh stream on the other instance gets only what was not delivered')
+})
