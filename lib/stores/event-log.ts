@@ -67,7 +67,6 @@ export class EventLog {
     this.#used = 0
   }
 
-  /** Drops the oldest event; returns the size of its data. */
   /** Drops the oldest event (there must be one); returns the size of its data. */
   shift (): number {
     const c = this.#cols!
