@@ -169,6 +169,10 @@ const cleanup = []
 try {
   const floor = await startServer('./server.mjs')
   cleanup.push(floor.kill)
+  // The same floor in a second process, measured like every other server: its ratios to the
+  // first are this run's noise, the yardstick for every other ratio in the table.
+  const control = await startServer('./server.mjs')
+  cleanup.push(control.kill)
   const app = await startShipped()
   cleanup.push(app.kill)
   const v1 = await startServer('./peer-sdk-v1.mjs')
@@ -184,6 +188,7 @@ try {
   }
   const measured = await interleaved(client, [
     ['floor', floor.base, 'envelope'],
+    ['control', control.base, 'envelope'],
     ['envelope', app.base, 'envelope'],
     ['mcpSse', app.base, 'mcpSse'],
     ['streamable', app.base, 'streamableBoth'],
@@ -202,7 +207,8 @@ try {
   v1.kill()
   v2.kill()
   for (const peer of Object.values(peers)) peer.kill()
-  results.floor = { envelope: measured.floor, idle: await idleCapacity(client, floor) }
+  control.kill()
+  results.floor = { envelope: measured.floor, control: measured.control, idle: await idleCapacity(client, floor) }
   floor.kill()
   results.app = {
     envelope: measured.envelope,
@@ -303,6 +309,7 @@ const f = results.floor.envelope
 const v2 = results.peers.v2Modern
 const rows = [
   ['floor: envelope (bare node:http)', f, f],
+  ['floor again, a second process (this run\'s noise)', results.floor.control, f],
   ['envelope', results.app.envelope, f],
   ['MCP HTTP+SSE (2024-11-05)', results.app.mcpSse, f],
   ['MCP Streamable HTTP, Accept: both', results.app.streamable, f],
@@ -366,7 +373,7 @@ const targets = [
   ...(results.app.redisEnvelope ? [['envelope on Redis ≥ 0.8× in memory', results.app.redisEnvelope.callsPerSec >= 0.8 * results.app.envelope.callsPerSec]] : []),
   ...(results.app.fleet ? [[`Redis publish cost flat from 2 to ${INSTANCES} instances (≥ 0.8×)`, results.app.fleet[INSTANCES].callsPerSec >= 0.8 * results.app.fleet[2].callsPerSec]] : [])
 ]
-lines.push('', 'Targets:')
+lines.push('', `Targets (the floor against itself in this run: ${fmt(ratioOf(results.floor.control, f), 2)}× calls/s, ${fmt(p99RatioOf(results.floor.control, f), 2)}× p99):`)
 for (const [name, met] of targets) lines.push(`- ${met ? 'met' : '**MISSED**'}: ${name}`)
 console.log(`\n${lines.join('\n')}`)
 results.targets = Object.fromEntries(targets)
@@ -389,7 +396,7 @@ if (!quick) {
   const root = new URL('..', here)
   const { barChart, lineChart } = await import('./plot.mjs')
   const bars = rows.slice(1).filter(([name]) => !name.includes('Redis')).map(([label, r]) => ({
-    label, value: ratioOf(r, f), group: /^(envelope|MCP )/.test(label) ? 'DataPulseSSE' : 'peer'
+    label, value: ratioOf(r, f), group: /^(envelope|MCP )/.test(label) ? 'DataPulseSSE' : label.startsWith('floor') ? 'floor' : 'peer'
   }))
   writeFileSync(new URL('docs/bench-peers.svg', root), barChart({ title: `calls/s as a multiple of the bare node:http floor (${results.date.slice(0, 10)})`, bars }))
   writeFileSync(new URL('docs/bench-sessions.svg', root), lineChart({

@@ -15,6 +15,8 @@ t.test('the quick bench runs end to end and verifies every answer', async (t) =>
     t.equal(result.app[scenario].calls, result.params.S * result.params.K * result.params.rounds, `${scenario}: every call answered`)
     t.ok(result.app[scenario].callsPerSec > 0)
   }
+  t.equal(result.floor.control.calls, result.params.S * result.params.K * result.params.rounds, 'the floor measured against itself (the run\'s noise)')
+  t.match(result.table, /\| floor again, a second process \(this run's noise\) \|/)
   t.equal(result.app.idle.opened, result.params.N, 'every idle stream opened')
   t.ok(Number.isFinite(result.app.idle.rssPerStreamKiB))
   for (const peer of ['v1Streamable', 'v1Sse', 'v2Modern', 'tmcpStreamable', 'tmcpModern', 'fastmcpStreamable', 'fastmcpSse', 'handlerStreamable', 'handlerModern', 'honoStreamable']) {
