@@ -1,6 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
-import { CallToolResultSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js'
+import { CallToolResultSchema, ElicitRequestSchema, TaskStatusNotificationSchema } from '@modelcontextprotocol/sdk/types.js'
 import { AUTH } from './helper.js'
 import { everythingOptions } from './mcp-features.js'
 import { eachStore, type Test } from './stores.js'
@@ -18,9 +18,12 @@ async function connect (t: Test, url: string) {
     asked.push(req.params)
     return { action: 'accept', content: { confirm: true } }
   })
+  // notifications/tasks/status on the session's stream (the SDK checks their shape).
+  const statuses: Array<{ taskId: string, status: string, ttl: unknown, pollInterval?: number }> = []
+  client.setNotificationHandler(TaskStatusNotificationSchema, (n) => { statuses.push(n.params) })
   await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: AUTH } }))
   t.teardown(() => client.close())
-  return { client, asked }
+  return { client, asked, statuses }
 }
 
 async function stream (client: Client, name: string, args: Record<string, unknown>) {
@@ -38,7 +41,7 @@ async function stream (client: Client, name: string, args: Record<string, unknow
 eachStore('the v1 SDK client runs 2025-11-25 tasks end to end', async (t, start) => {
   const srv = await start(everythingOptions())
   t.teardown(srv.close)
-  const { client, asked } = await connect(t, srv.url)
+  const { client, asked, statuses } = await connect(t, srv.url)
   const caps = client.getServerCapabilities()!
   t.same(caps.tasks, { list: {}, cancel: {}, requests: { tools: { call: {} } } }, 'the server offers tasks for tools/call')
 
@@ -52,6 +55,17 @@ eachStore('the v1 SDK client runs 2025-11-25 tasks end to end', async (t, start)
   t.equal(asked.length, 1, "the client's elicitation handler answered the task's question")
   t.equal((asked[0] as any)._meta['io.modelcontextprotocol/related-task'].taskId, confirm.seen[0].taskId, 'the question names its task')
   t.equal(confirm.result.content[0].text, 'Deleted sdk.txt', 'the answer reached the handler')
+  // Status changes reach the session's stream (optional in the spec, sent once per change).
+  const of = (taskId: string) => statuses.filter((s) => s.taskId === taskId).map((s) => s.status)
+  const deadline = Date.now() + 5000
+  while ((!of(slow.seen[0].taskId!).includes('completed') || !of(confirm.seen[0].taskId!).includes('completed')) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  t.same(of(slow.seen[0].taskId!), ['completed'], 'notifications/tasks/status: the finished task, once')
+  t.same(of(confirm.seen[0].taskId!), ['input_required', 'working', 'completed'], 'and every status a questioning task went through')
+  const sample = statuses.find((s) => s.taskId === slow.seen[0].taskId)!
+  t.equal(sample.ttl, 60_000, 'in the 2025-11-25 shape (ttl, pollInterval)')
+  t.type(sample.pollInterval, 'number')
 
   const failing = await stream(client, 'failing_job', {})
   t.equal(failing.result.isError, true, 'a tool error is the result of a completed task')

@@ -164,11 +164,11 @@ export function createTaskRunner (app: FastifyInstance, tasks: Tasks, opts: Runn
      * Makes a task for a call and returns its run once the task is in the store; `outcome` (the
      * call's result or protocol error, settled later) is filed into the task by `settle`.
      */
-    async open (owner: string, tool: string, o: { ttlMs?: number, indexed?: boolean, forward?: (method: string, params: Record<string, unknown>) => Promise<void> } = {}): Promise<TaskRun> {
+    async open (owner: string, tool: string, o: { ttlMs?: number, indexed?: boolean, statusTo?: string, forward?: (method: string, params: Record<string, unknown>) => Promise<void> } = {}): Promise<TaskRun> {
       if (runs.size >= opts.maxRunning) {
         throw new RpcError(ErrorCodes.overloaded, `this server runs at most ${opts.maxRunning} tasks at once; try again later`)
       }
-      const run = new TaskRun(await tasks.create(owner, tool, o.ttlMs, o.indexed), tasks, o.forward)
+      const run = new TaskRun(await tasks.create(owner, tool, o.ttlMs, o.indexed, o.statusTo), tasks, o.forward)
       runs.set(run.task.taskId, run)
       return run
     },

@@ -41,6 +41,8 @@ export interface TaskRecord {
   /** The runner renews this lease; once it lapses, the runner is taken for dead. */
   leaseUntil: number
   tool: string
+  /** 2025-11-25 tasks: the session whose stream gets `notifications/tasks/status` when the status changes. */
+  statusTo?: string
 }
 
 export interface TasksOptions {
@@ -112,8 +114,21 @@ export function createTasks (store: SessionStore, opts: TasksOptions) {
       const next = change(structuredClone(current.task))
       if (!next) return current.task
       next.lastUpdatedAt = new Date().toISOString()
-      if (await store.putRecord(recordKey(taskId), JSON.stringify(next), current.version, keepMs(next))) return next
+      if (await store.putRecord(recordKey(taskId), JSON.stringify(next), current.version, keepMs(next))) {
+        if (next.statusTo !== undefined && next.status !== current.task.status) await announce(next, next.statusTo)
+        return next
+      }
     }
+  }
+
+  /**
+   * 2025-11-25 `notifications/tasks/status` (optional, and sent by the instance that made the
+   * change, so exactly once): into the session's log, which its stream on any instance delivers.
+   * Best effort: a client that misses it still polls, as the spec asks of it.
+   */
+  async function announce (task: TaskRecord, sessionId: string): Promise<void> {
+    const data = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/tasks/status', params: task2025(task) })
+    await store.publish(sessionId, { event: 'message', data }).catch(() => {})
   }
 
   /** A lapsed lease: the instance running the task is gone. */
@@ -131,9 +146,10 @@ export function createTasks (store: SessionStore, opts: TasksOptions) {
 
     /**
      * Creates a task and returns once any instance can read it. `ttlMs`: what the client asked
-     * for (2025-11-25), honoured up to the server's own; `indexed`: listed for its owner.
+     * for (2025-11-25), honoured up to the server's own; `indexed`: listed for its owner;
+     * `statusTo`: the 2025-era session told of each status change.
      */
-    async create (owner: string, tool: string, ttlMs?: number, indexed = false): Promise<TaskRecord> {
+    async create (owner: string, tool: string, ttlMs?: number, indexed = false, statusTo?: string): Promise<TaskRecord> {
       const now = new Date().toISOString()
       const task: TaskRecord = {
         taskId: randomBytes(16).toString('base64url'),
@@ -144,7 +160,8 @@ export function createTasks (store: SessionStore, opts: TasksOptions) {
         ttlMs: ttlMs !== undefined && Number.isInteger(ttlMs) && ttlMs > 0 ? Math.min(ttlMs, opts.ttlMs) : opts.ttlMs,
         pollIntervalMs: opts.pollIntervalMs,
         leaseUntil: Date.now() + opts.leaseMs,
-        tool
+        tool,
+        ...(statusTo !== undefined ? { statusTo } : {})
       }
       let created: boolean
       try {

@@ -56,6 +56,7 @@ function openTask (mc: MethodContext, name: string, params: Record<string, unkno
   return runner.open(taskOwner(mc), name, {
     ttlMs: typeof asked.ttl === 'number' ? asked.ttl : undefined,
     indexed: true,
+    statusTo: sessionId,
     forward: async (method, p) => { await mc.app.sessions.publish(sessionId, { event: 'message', data: JSON.stringify({ jsonrpc: '2.0', method, params: p }) }) }
   })
 }
