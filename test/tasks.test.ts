@@ -197,3 +197,22 @@ eachStore('tasks: status notifications on subscriptions/listen', async (t, start
   t.equal(refused.status, 400, 'asking for task notifications without declaring the extension: -32021')
   refused.close()
 })
+
+t.test("tasks: a principal's task bytes have a budget; another principal's tasks go on (memory store)", async (t) => {
+  const { srv, alice, bob } = await startWithTwoPrincipals({ ...options(), sessions: { maxBytesPerPrincipal: 4096 } })
+  t.teardown(srv.close)
+  const mine = taskClient(srv.url, { headers: alice })
+  const theirs = taskClient(srv.url, { headers: bob })
+  let made = 0
+  let refused: Awaited<ReturnType<typeof mine.call>> | undefined
+  for (let i = 0; i < 100 && !refused; i++) {
+    const answer = await mine.call('tools/call', { name: 'slow_compute', arguments: { seconds: 0 } })
+    if (answer.error) refused = answer
+    else made++
+  }
+  t.ok(made > 0 && refused, `alice made ${made} tasks, then one more was refused`)
+  t.equal(refused?.error?.code, -32000, 'refused as overloaded, to try later')
+  t.match(refused?.error?.message, /this principal holds as many tasks as it may/)
+  const other = await theirs.call('tools/call', { name: 'slow_compute', arguments: { seconds: 0 } })
+  t.equal(other.result?.resultType, 'task', "bob's task is made all the same")
+})

@@ -53,6 +53,8 @@ export interface TasksOptions {
 }
 
 const recordKey = (taskId: string) => `task:${taskId}`
+/** Whose budget a task's bytes count against: the principal (2025-era owners also name a session). */
+const principalOf = (owner: string) => owner.split('\u0000')[0]
 const notFound = () => new RpcError(ErrorCodes.invalidParams, 'Failed to retrieve task: Task not found')
 
 /** A task as the 2025-11-25 revision shows it (`ttl`, `pollInterval`; the result through tasks/result). */
@@ -114,7 +116,7 @@ export function createTasks (store: SessionStore, opts: TasksOptions) {
       const next = change(structuredClone(current.task))
       if (!next) return current.task
       next.lastUpdatedAt = new Date().toISOString()
-      if (await store.putRecord(recordKey(taskId), JSON.stringify(next), current.version, keepMs(next))) {
+      if (await store.putRecord(recordKey(taskId), JSON.stringify(next), current.version, keepMs(next), principalOf(next.owner))) {
         if (next.statusTo !== undefined && next.status !== current.task.status) await announce(next, next.statusTo)
         return next
       }
@@ -165,7 +167,7 @@ export function createTasks (store: SessionStore, opts: TasksOptions) {
       }
       let created: boolean
       try {
-        created = await store.putRecord(recordKey(task.taskId), JSON.stringify(task), 0, keepMs(task))
+        created = await store.putRecord(recordKey(task.taskId), JSON.stringify(task), 0, keepMs(task), principalOf(owner))
       } catch (err) {
         if (err instanceof AppError) throw new RpcError(ErrorCodes.overloaded, err.message)
         throw err
@@ -181,7 +183,7 @@ export function createTasks (store: SessionStore, opts: TasksOptions) {
         const ids = stored ? JSON.parse(stored.value) as string[] : []
         ids.push(taskId)
         if (ids.length > INDEX_SIZE) ids.splice(0, ids.length - INDEX_SIZE)
-        if (await store.putRecord(`tasks-of:${owner}`, JSON.stringify(ids), stored?.version ?? 0, opts.ttlMs)) return
+        if (await store.putRecord(`tasks-of:${owner}`, JSON.stringify(ids), stored?.version ?? 0, opts.ttlMs, principalOf(owner))) return
       }
     },
 

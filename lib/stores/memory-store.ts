@@ -15,8 +15,8 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
   // `ids` is the owner's sessions, least recently used first, like `sessions` for the server.
   const owners = new Map<string, { sessions: number, bytes: number, ids: Set<string> }>()
   const maxTotalBytes = opts.maxTotalBytes || Math.floor(getHeapStatistics().heap_size_limit / 4)
-  // Tasks' records have a budget of their own, as large as the logs'.
-  const shared = createMemoryShared((id) => live(id) !== undefined, maxTotalBytes)
+  // Tasks' records have budgets of their own, as large as the logs': in all and per principal.
+  const shared = createMemoryShared((id) => live(id) !== undefined, maxTotalBytes, opts.maxBytesPerPrincipal)
   let totalBytes = 0
   let evictions = 0
   const perOwner = opts.maxSessionsPerPrincipal

@@ -109,10 +109,12 @@ export interface SessionStore {
   /**
    * Records outside any session (tasks), read with their version. `putRecord` writes only if
    * the record is still at `version` (0: it must not exist yet), so of two writers one wins and
-   * the other re-reads; false then. The record expires `ttlMs` after each write.
+   * the other re-reads; false then. The record expires `ttlMs` after each write. `owner`: whose
+   * bytes the record counts against; a new record (version 0) beyond that principal's budget is
+   * refused with AppError 429 (the memory store; Redis is bounded by its `maxmemory`).
    */
   getRecord (key: string): Promise<StoredRecord | null>
-  putRecord (key: string, value: string, version: number, ttlMs: number): Promise<boolean>
+  putRecord (key: string, value: string, version: number, ttlMs: number, owner?: string): Promise<boolean>
 
   /** A random secret every instance on this store shares (seals 2026 request state). */
   secret (): Promise<string>
