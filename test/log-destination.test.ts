@@ -18,18 +18,47 @@ function scratch (t: Tap.Test): string {
 const read = (file: string) => { try { return readFileSync(file, 'utf8') } catch { return '' } }
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** Polls until `done` holds (a loaded machine writes late); the last value for the assertion. */
+async function until<T> (value: () => T, done: (v: T) => boolean, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms
+  let v = value()
+  while (!done(v) && Date.now() < deadline) {
+    await sleep(10)
+    v = value()
+  }
+  return v
+}
+
+/** A file sink that also notes when each batch was handed to it, and resolves once it is open. */
+function spiedSink (file: string) {
+  const handed: number[] = []
+  let sink!: ReturnType<typeof pino.destination>
+  const make = () => {
+    sink = pino.destination({ dest: file, sync: false, mkdir: true })
+    const write = sink.write.bind(sink)
+    sink.write = (chunk: string) => { handed.push(performance.now()); return write(chunk) }
+    return sink
+  }
+  const ready = () => new Promise<void>((resolve) => { if (sink.fd >= 0) resolve(); else sink.once('ready', () => resolve()) })
+  return { make, handed, ready }
+}
+
 t.test('lines are batched, written within the delay, and at once past the size', async (t) => {
   const file = scratch(t)
-  const dest = new BatchedDestination(() => pino.destination({ dest: file, sync: false, mkdir: true }), 64, 100)
+  const spy = spiedSink(file)
+  const dest = new BatchedDestination(spy.make, 64, 100)
+  await spy.ready()
+  const wrote = performance.now()
   dest.write('one\n')
   dest.write('two\n')
-  await sleep(30)
-  t.equal(read(file), '', 'small batches wait for the timer')
-  await sleep(200)
-  t.equal(read(file), 'one\ntwo\n', 'written within the delay, in order')
+  t.equal(spy.handed.length, 0, 'small batches wait for the timer')
+  t.equal(await until(() => read(file), (v) => v === 'one\ntwo\n'), 'one\ntwo\n', 'then written, in order, as one batch')
+  t.equal(spy.handed.length, 1)
+  // Timers fire late on a busy machine, never early: the batch waited for its delay.
+  t.ok(spy.handed[0] - wrote >= 99, `handed over after the delay (${(spy.handed[0] - wrote).toFixed(0)} ms)`)
   dest.write(`${'x'.repeat(70)}\n`)
-  await sleep(30)
-  t.match(read(file), /x{70}\n$/, 'a batch past the size goes out without waiting')
+  t.equal(spy.handed.length, 2, 'a batch past the size goes out without waiting')
+  t.match(await until(() => read(file), (v) => /x{70}\n$/.test(v)), /x{70}\n$/)
   dest.write('three\n')
   dest.flushSync()
   t.match(read(file), /three\n$/, 'flushSync writes at once')
@@ -37,8 +66,9 @@ t.test('lines are batched, written within the delay, and at once past the size',
 
 t.test('a fatal line is on disk when the logger returns', async (t) => {
   const file = scratch(t)
-  const dest = new BatchedDestination(() => pino.destination({ dest: file, sync: false, mkdir: true }), 16_384, 10_000)
-  await sleep(50) // the file is opened asynchronously
+  const spy = spiedSink(file)
+  const dest = new BatchedDestination(spy.make, 16_384, 10_000)
+  await spy.ready() // the file is opened asynchronously: wait for it, not for a time
   const log = pino({}, dest)
   log.info('before')
   log.fatal('the end')
