@@ -2,7 +2,7 @@ import http from 'node:http'
 import t from 'tap'
 import { createMemoryStore } from '../lib/stores/memory-store.js'
 import { resolveConfig } from '../config.js'
-import { AUTH, SseClient, request, spawnServer, startApp } from './helper.js'
+import { AUTH, SseClient, eventually, openStreams, request, spawnServer, startApp } from './helper.js'
 import { eachStore } from './stores.js'
 
 eachStore("a principal's session budget evicts its least recently used idle session, refuses only when all are in use", async (t, start) => {
@@ -18,7 +18,7 @@ eachStore("a principal's session budget evicts its least recently used idle sess
     await sse.frameFor('r')
   }
   streams.shift()!.close()
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  await eventually(async () => await openStreams(srv.url) === 2)
   t.equal((await open('s4')).status, 202, 'a fourth session makes room: s1 has no stream and nothing undelivered')
   const s4 = await SseClient.open(`${srv.url}/events?session_id=s4`, AUTH)
   streams.push(s4)

@@ -92,6 +92,18 @@ export async function postUntilAccepted (base: string, path: string, body: unkno
   return status
 }
 
+/** Polls `check` until it holds or `timeoutMs` pass: waits for what a test asserts, not for a time. */
+export async function eventually (check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+}
+
+/** The server's open SSE streams, from /metrics: a closed stream counts once the server saw it go. */
+export async function openStreams (base: string): Promise<number> {
+  const text = (await request('GET', `${base}/metrics`)).text
+  return Number(/^datapulse_open_streams (\d+)/m.exec(text)?.[1] ?? NaN)
+}
+
 export interface SseEventRecord {
   id?: string
   event?: string

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { AUTH, SseClient, post, request, startApp } from './helper.js'
+import { AUTH, SseClient, eventually, openStreams, post, request, startApp } from './helper.js'
 import { makeKeyPair, signToken } from './jwt-keys.js'
 import { testTools } from './tools-fixture.js'
 
@@ -20,7 +20,7 @@ t.test('MAX_SESSIONS: an idle session makes room; 503 only when every session is
   t.equal((await post(srv.url, '/message?session_id=s1', call('d'))).status, 202, 'known sessions still accepted')
   await s1.frameFor('d')
   s1.close()
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  await eventually(async () => await openStreams(srv.url) === 1)
   t.equal((await post(srv.url, '/message?session_id=s3', call('e'))).status, 202, 's1 is idle now: it makes room')
   t.equal((await post(srv.url, '/message?session_id=s2', call('f'))).status, 202, 'the streaming session was kept')
   await s2.frameFor('f')
@@ -60,9 +60,13 @@ t.test('concurrent calls per session: 429 beyond the limit, other sessions unaff
   t.equal((await post(srv.url, '/message?session_id=other', sleeper('4'))).status, 202, 'another session has its own slots')
   const sse = await SseClient.open(`${srv.url}/events?session_id=busy`)
   t.teardown(() => sse.close())
+  const other = await SseClient.open(`${srv.url}/events?session_id=other`)
+  t.teardown(() => other.close())
   await sse.frameFor('1')
   await sse.frameFor('2')
-  await new Promise((resolve) => setTimeout(resolve, 20))
+  await other.frameFor('4')
+  // A slot is given back just after its result is published: wait for that, not for a time.
+  await eventually(async () => /^datapulse_tool_calls_in_flight 0$/m.test((await request('GET', `${srv.url}/metrics`)).text))
   t.equal((await post(srv.url, '/message?session_id=busy', sleeper('5'))).status, 202, 'slots free up when calls end')
 })
 

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Type } from '@sinclair/typebox'
 import { defineTool } from '../index.js'
-import { AUTH, SseClient, startApp, startWithTwoPrincipals } from './helper.js'
+import { AUTH, SseClient, eventually, startApp, startWithTwoPrincipals } from './helper.js'
 import { everything } from '../examples/everything.js'
 import { everythingOptions } from './mcp-features.js'
 import { eachStore } from './stores.js'
@@ -67,7 +67,7 @@ eachStore('tasks: lifecycle, results, errors, cancel, questions', async (t, star
   const ack = await client.call('tasks/cancel', { taskId: long.taskId })
   t.same(Object.keys(ack.result).sort(), ['_meta', 'resultType'], 'the cancel ack is empty')
   t.equal((await client.get(long.taskId)).status, 'cancelled', 'cancelled at once')
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  await eventually(() => seen.aborted === before + 1)
   t.equal(seen.aborted, before + 1, "the handler's signal fired")
   t.equal((await client.get(long.taskId)).status, 'cancelled', 'the handler ending afterwards changes nothing')
   t.equal((await client.call('tasks/cancel', { taskId: long.taskId })).result.resultType, 'complete', 'cancelling again is the same ack')
