@@ -1,7 +1,7 @@
 import { lazyChild } from '../lib/logging/log.js'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { AppError } from '../lib/errors.js'
-import { missingScopes, scopeChallenge } from '../lib/security/scopes.js'
+import { scopeRefusal } from '../lib/security/scopes.js'
 import { RATE_LIMITED } from '../plugins/rate-limit.js'
 import { answerEnvelope, envelopeTaskOwner, taskFrame } from '../lib/envelope.js'
 import { RpcError } from '../lib/mcp/rpc.js'
@@ -29,11 +29,8 @@ const messageRoute: FastifyPluginAsyncTypebox<{ bodyLimit: number }> = async (fa
         throw new AppError(400, 'invalid_request', 'body/data/name must be the name of the tool to call')
       }
       // The same step-up as tools/call: the envelope is no way around a tool's scopes.
-      const missing = missingScopes(fastify.tools.get(name)?.scopes, principal)
-      if (missing.length > 0) {
-        const { scope, header } = scopeChallenge(missing, principal.scopes)
-        throw new AppError(403, 'insufficient_scope', `insufficient scope: this needs ${scope}`, { 'www-authenticate': header })
-      }
+      const refusal = scopeRefusal(fastify.tools.get(name)?.scopes, principal)
+      if (refusal) throw new AppError(403, 'insufficient_scope', `insufficient scope: this needs ${refusal.scope}`, { 'www-authenticate': refusal.header })
     }
     // Opening here lets results queue before any stream exists for the session.
     await fastify.sessions.open(sessionId, principal.id)

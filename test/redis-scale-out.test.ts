@@ -5,7 +5,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import Fastify from 'fastify'
 import t from 'tap'
 import dataPulse from '../app.js'
-import { AUTH, SseClient, post, postUntilAccepted, request, startApp } from './helper.js'
+import { AUTH, SseClient, eventually, openStreams, post, postUntilAccepted, request, startApp } from './helper.js'
 import { redisUnavailable, startRedis } from './redis-server.js'
 
 const skip = redisUnavailable()
@@ -129,7 +129,6 @@ t.test('delivery is acknowledged across instances: a fresh stream on any instanc
   const a = await startApp({ sessions })
   const b = await startApp({ sessions })
   t.teardown(async () => { await a.close(); await b.close() })
-  const openStreams = async (url: string) => Number(/^datapulse_open_streams (\d+)/m.exec((await request('GET', `${url}/metrics`)).text)?.[1])
 
   // Delivered while the stream stays open.
   const first = await SseClient.open(`${a.url}/events?session_id=acks`)
@@ -140,8 +139,7 @@ t.test('delivery is acknowledged across instances: a fresh stream on any instanc
   const cursor = async () => (await new Promise<string>((resolve, reject) => {
     execFile('redis-cli', ['-p', String(redis.port), 'HGET', 'ack:{acks}:meta', 'cursor'], (err, out) => err ? reject(err) : resolve(out.trim()))
   }))
-  const deadline = Date.now() + 5000
-  while (await cursor() !== first.events.at(-1)!.id && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  await eventually(async () => await cursor() === first.events.at(-1)!.id)
   t.equal(await cursor(), first.events.at(-1)!.id, 'the open stream acknowledged its last frame')
 
   // Delivered just before the stream ends.
@@ -149,8 +147,7 @@ t.test('delivery is acknowledged across instances: a fresh stream on any instanc
   await first.frameFor('a4')
   first.close()
   // Wait until A has seen the stream end, not for a time.
-  const closedBy = Date.now() + 5000
-  while (await openStreams(a.url) > 0 && Date.now() < closedBy) await new Promise((resolve) => setTimeout(resolve, 10))
+  await eventually(async () => await openStreams(a.url) === 0)
   await post(a.url, '/message?session_id=acks', call('b1'))
   const fresh = await SseClient.open(`${b.url}/events?session_id=acks`)
   t.teardown(() => fresh.close())

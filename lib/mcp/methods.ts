@@ -30,9 +30,11 @@ function requireSession (mc: MethodContext): string {
 
 async function readResource (mc: MethodContext, params: Record<string, unknown>) {
   const uri = requireString(params, 'uri', 'a resource URI')
-  requireScopes(mc, mc.app.resources.find(uri)?.scopes)
+  const found = mc.app.resources.find(uri)
+  requireScopes(mc, found?.scopes)
   try {
-    return { contents: await mc.app.resources.read(uri, createCallContext(mc)) }
+    if (!found) throw new ResourceNotFound(uri)
+    return { contents: await found.read(createCallContext(mc)) }
   } catch (err) {
     if (!(err instanceof ResourceNotFound)) throw err
     // The 2025 era has its own code; 2026-07-28 (SEP-2164) uses invalid params.

@@ -9,7 +9,7 @@ import type { Lifeline } from '../lifeline.js'
 import type { CallToolResult, ContentBlock } from './types.js'
 import type { MethodContext } from './methods.js'
 import { ErrorCodes } from '../../schemas/jsonrpc.js'
-import { missingScopes, scopeChallenge } from '../security/scopes.js'
+import { scopeRefusal } from '../security/scopes.js'
 
 // tools/call: a plain call in a call slot, or a task (lib/mcp/task-runner.ts) in either era.
 
@@ -67,8 +67,8 @@ export async function callTool (mc: MethodContext, params: Record<string, unknow
   const name = requireString(params, 'name', 'a tool name')
   const args = params.arguments
   if (args !== undefined && !isObject(args)) throw new RpcError(ErrorCodes.invalidParams, 'params.arguments must be an object')
-  requireScopes(mc, app.tools.get(name)?.scopes)
   const tool = app.tools.get(name)
+  requireScopes(mc, tool?.scopes)
   // Plain calls (no task support, no task asked for) decide at once: nothing is awaited for them.
   const mode = tool?.execution || (mc.era === '2025' && params.task !== undefined) ? await taskMode(mc, tool, params) : 'none'
   const runner = app.mcp.taskRunner
@@ -152,19 +152,11 @@ async function settle (mc: MethodContext, name: string, running: Promise<unknown
   return result as unknown as Record<string, unknown>
 }
 
-/**
- * 403 insufficient_scope (step-up, SEP-2350). The challenge names the scopes the token holds as
- * well as those it lacks: a client asks for exactly that, and its new token loses nothing.
- */
-export function insufficientScope (missing: string[], held: string[] = []): RpcError {
-  const { scope, header } = scopeChallenge(missing, held)
-  const err = new RpcError(ErrorCodes.invalidRequest, `insufficient scope: this needs ${scope}`, { requiredScopes: missing }, 403)
-  err.headers['www-authenticate'] = header
-  return err
-}
-
-/** Refuses the request with 403 insufficient_scope when the principal lacks any of `needed`. */
+/** Refuses the request with 403 insufficient_scope (step-up, SEP-2350) when the principal lacks any of `needed`. */
 export function requireScopes (mc: MethodContext, needed: readonly string[] | undefined): void {
-  const missing = missingScopes(needed, mc.principal)
-  if (missing.length > 0) throw insufficientScope(missing, mc.principal.scopes)
+  const refusal = scopeRefusal(needed, mc.principal)
+  if (!refusal) return
+  const err = new RpcError(ErrorCodes.invalidRequest, `insufficient scope: this needs ${refusal.scope}`, { requiredScopes: refusal.missing }, 403)
+  err.headers['www-authenticate'] = refusal.header
+  throw err
 }

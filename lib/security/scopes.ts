@@ -11,18 +11,16 @@ export function checkScopes (kind: string, id: string, scopes: unknown): void {
   }
 }
 
-/** The scopes of `needed` the principal lacks; none for the local token, which holds every scope. */
-export function missingScopes (needed: readonly string[] | undefined, principal: Principal): string[] {
-  if (!needed || needed.length === 0 || principal.kind === 'local') return []
-  return needed.filter((scope) => !principal.scopes.includes(scope))
-}
-
 /**
- * The step-up challenge (SEP-2350): the scopes the token holds as well as those it lacks, so a
- * client asks for exactly that and its new token loses nothing. The auth plugin adds
- * `resource_metadata` when an issuer is configured.
+ * Null when the principal holds every scope of `needed` (the local token holds them all); else the
+ * step-up challenge (SEP-2350): the scopes it lacks, and as `scope` those it holds as well as those
+ * it lacks, so a client asks for exactly that and its new token loses nothing. The auth plugin
+ * adds `resource_metadata` to the header when an issuer is configured.
  */
-export function scopeChallenge (missing: readonly string[], held: readonly string[]): { scope: string, header: string } {
-  const scope = [...new Set([...held, ...missing])].join(' ')
-  return { scope, header: `Bearer error="insufficient_scope", scope="${scope}"` }
+export function scopeRefusal (needed: readonly string[] | undefined, principal: Principal): { missing: string[], scope: string, header: string } | null {
+  if (!needed || needed.length === 0 || principal.kind === 'local') return null
+  const missing = needed.filter((s) => !principal.scopes.includes(s))
+  if (missing.length === 0) return null
+  const scope = [...new Set([...principal.scopes, ...missing])].join(' ')
+  return { missing, scope, header: `Bearer error="insufficient_scope", scope="${scope}"` }
 }
