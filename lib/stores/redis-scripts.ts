@@ -25,10 +25,14 @@ return redis.call('HGET', KEYS[1], 'createdAt')
 
 /**
  * KEYS: meta, log. ARGV: event name ("" for none), data, max events, max bytes, ttl s, wake
- * channel, stream ("" for the main one). → the new entry id | "missing"
+ * channel, stream ("" for the main one). → { the new entry id, the one before it } | "missing"
  */
 export const PUBLISH = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
+local prev = redis.call('HGET', KEYS[1], 'last')
+if not prev then
+  if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
+  prev = '0-0'
+end
 local fields = {'d', ARGV[2]}
 if ARGV[1] ~= '' then table.insert(fields, 'e'); table.insert(fields, ARGV[1]) end
 if ARGV[7] ~= '' then table.insert(fields, 's'); table.insert(fields, ARGV[7]) end
@@ -56,7 +60,7 @@ redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('EXPIRE', KEYS[2], ttl)
 -- Only instances that hold a reader of this session are subscribed to its channel.
 redis.call('SPUBLISH', ARGV[6], id)
-return id
+return {id, prev}
 `
 
 /**

@@ -4,6 +4,7 @@ import { AppError } from '../errors.js'
 import { ACK, createScriptRunner, HIT, OPEN, PUBLISH, PUT_RECORD, READ, TAKE } from './redis-scripts.js'
 import { connectRedis } from './redis-connect.js'
 import { createRedisEviction } from './redis-eviction.js'
+import { createLocalTail } from './redis-local-tail.js'
 import { sessionCap, type ReadResult, type SessionStore, type StoredEvent } from './session-store.js'
 import type { SessionOptions } from '../../schemas/options.js'
 
@@ -32,6 +33,7 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
   const ownerKey = (owner: string) => `${prefix}owner:${owner}`
   const recordKey = (key: string) => `${prefix}record:{${key}}`
   const watchers = new Map<string, Set<() => void>>()
+  const tail = createLocalTail()
   const subscriptions = new Map<Set<() => void>, () => void>()
   // When this instance last moved a session's expiry score in the index (see open).
   const indexRefreshed = new Map<string, number>()
@@ -41,7 +43,10 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
   const script = await createScriptRunner(client, opts.redisClusterNodes.length === 0)
   const wakeAll = (sessionId: string) => { for (const wake of watchers.get(sessionId) ?? []) wake() }
   // After a reconnect, readers may have missed wake-ups: wake them all so they re-read.
-  subscriber.on('ready', () => { for (const id of watchers.keys()) wakeAll(id) })
+  subscriber.on('ready', () => {
+    tail.forget()
+    for (const id of watchers.keys()) wakeAll(id)
+  })
   await subscriber.subscribe(broadcastChannel, (message) => {
     for (const listener of listeners) listener(message)
   })
@@ -67,6 +72,24 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
   function missing (sessionId: string): AppError {
     return new AppError(404, 'session_not_found', `session ${sessionId} does not exist or has expired`)
   }
+
+  /** One round trip: the events after a position, with what the reader must know about gaps. */
+  const readRedis = (sessionId: string, afterId: string | null, limit: number, stream: string) => guarded(async (): Promise<ReadResult> => {
+    // null: after the delivery cursor; an id that is no stream id: from the start.
+    const from = afterId === null ? '' : STREAM_ID.test(afterId) ? afterId : '0-0'
+    const reply = await script(READ, { keys: [meta(sessionId), logKey(sessionId)], arguments: [from, String(limit)] })
+    if (reply === 'missing') throw missing(sessionId)
+    const [after, gap, future, entries] = reply as [string, number, number, Array<[string, string[]]>]
+    const events: StoredEvent[] = []
+    for (const [id, list] of entries) {
+      const fields: Record<string, string> = {}
+      for (let i = 0; i < list.length; i += 2) fields[list[i]] = list[i + 1]
+      if ((fields.s ?? '') !== stream) continue
+      events.push(fields.e ? { id, event: fields.e, data: fields.d } : { id, data: fields.d })
+    }
+    const last = entries.length > 0 ? entries[entries.length - 1][0] : future === 1 ? after : null
+    return { events, gap: gap === 1, last, more: entries.length === limit }
+  })
 
   return {
     kind: 'redis',
@@ -112,33 +135,36 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
       return owner ? { id: sessionId, owner, createdAt: Number(createdAt) } : null
     }),
 
-    publish: (sessionId, event) => guarded(async () => {
-      const id = String(await script(PUBLISH, {
-        keys: [meta(sessionId), logKey(sessionId)],
-        arguments: [event.event ?? '', event.data, String(opts.maxEvents), String(opts.maxBytes),
-          String(opts.ttlSeconds), wakeChannel(sessionId), event.stream ?? '']
-      }))
-      if (id === 'missing') throw missing(sessionId)
-      return id
-    }),
+    publish (sessionId, event) {
+      // A reader here gets the event from the reply, without its pub/sub message and a read back.
+      const mine = tail.sending(sessionId)
+      const settled = (wake: boolean) => { if (wake) wakeAll(sessionId) }
+      return guarded(async () => {
+        let reply: unknown
+        try {
+          reply = await script(PUBLISH, {
+            keys: [meta(sessionId), logKey(sessionId)],
+            arguments: [event.event ?? '', event.data, String(opts.maxEvents), String(opts.maxBytes),
+              String(opts.ttlSeconds), wakeChannel(sessionId), event.stream ?? '']
+          })
+        } catch (err) {
+          if (mine) settled(tail.failed(mine))
+          throw err
+        }
+        if (reply === 'missing') {
+          if (mine) settled(tail.failed(mine))
+          throw missing(sessionId)
+        }
+        const [id, prev] = reply as [string, string]
+        if (mine) settled(tail.published(mine, prev, id, event))
+        return id
+      })
+    },
 
-    read: (sessionId, afterId, limit, stream = '') => guarded(async (): Promise<ReadResult> => {
-      // null: after the delivery cursor; an id that is no stream id: from the start.
-      const from = afterId === null ? '' : STREAM_ID.test(afterId) ? afterId : '0-0'
-      const reply = await script(READ, { keys: [meta(sessionId), logKey(sessionId)], arguments: [from, String(limit)] })
-      if (reply === 'missing') throw missing(sessionId)
-      const [after, gap, future, entries] = reply as [string, number, number, Array<[string, string[]]>]
-      const events: StoredEvent[] = []
-      for (const [id, list] of entries) {
-        const fields: Record<string, string> = {}
-        for (let i = 0; i < list.length; i += 2) fields[list[i]] = list[i + 1]
-        if ((fields.s ?? '') !== stream) continue
-        events.push(fields.e ? { id, event: fields.e, data: fields.d } : { id, data: fields.d })
-      }
-      const last = entries.length > 0 ? entries[entries.length - 1][0] : future === 1 ? after : null
-      return { events, gap: gap === 1, last, more: entries.length === limit }
-    }),
-
+    read (sessionId, afterId, limit, stream = '') {
+      const local = tail.read(sessionId, afterId, limit, stream)
+      return local ? Promise.resolve(local) : readRedis(sessionId, afterId, limit, stream)
+    },
     head: (sessionId) => guarded(async () => {
       const [last] = await client.xRevRange(logKey(sessionId), '+', '-', { COUNT: 1 })
       return last?.id ?? '0-0'
@@ -154,10 +180,13 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
         watchers.set(sessionId, set = new Set())
         // The first reader of a session on this instance subscribes to its channel; the listener
         // is this set's own, so a late unsubscribe of an earlier set never removes it.
-        const listener = () => { for (const wake of set!) wake() }
+        tail.follow(sessionId)
+        const listener = (message?: string) => {
+          if (tail.announce(sessionId, message)) for (const wake of set!) wake()
+        }
         subscriptions.set(set, listener)
         // Anything published before the subscription took effect is picked up by one more read.
-        subscriber.sSubscribe(wakeChannel(sessionId), listener).then(listener, () => {})
+        subscriber.sSubscribe(wakeChannel(sessionId), listener).then(() => listener(), () => {})
         touch(sessionId, Date.now())
       }
       set.add(onWake)
@@ -165,6 +194,7 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
         set!.delete(onWake)
         if (set!.size === 0 && watchers.get(sessionId) === set) {
           watchers.delete(sessionId)
+          tail.unfollow(sessionId)
           // The reader lease ends with this instance's last reader (see TOUCH).
           client.hDel(meta(sessionId), 'w').catch(() => {})
           subscriber.sUnsubscribe(wakeChannel(sessionId), subscriptions.get(set!)).catch(() => {})
