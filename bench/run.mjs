@@ -272,10 +272,24 @@ try {
   if (flag('redis')) {
     const redis = await startRedis()
     cleanup.push(redis.stop)
+    const cluster = await startRedisCluster()
+    cleanup.push(cluster.stop)
+    const inMemory = await startShipped()
+    cleanup.push(inMemory.kill)
     const onRedis = await startShipped({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: `bench${Date.now()}:` })
     cleanup.push(onRedis.kill)
-    results.app.redisEnvelope = await roundTrips(client, onRedis.base, 'envelope')
-    onRedis.kill()
+    const onCluster = await startShipped({ REDIS_CLUSTER_NODES: cluster.addresses.join(','), REDIS_KEY_PREFIX: 'benchc:' })
+    cleanup.push(onCluster.kill)
+    // In memory, on Redis and on a cluster in the same interleaved rounds, each Redis run right
+    // after an in-memory run of its own: the ratio is the median of those pairs, as for the floor.
+    const stores = await interleaved(client, [
+      ['memory', inMemory.base, 'envelope'],
+      ['redis', onRedis.base, 'envelope'],
+      ['cluster', onCluster.base, 'envelope']
+    ])
+    results.app.redis = { memory: stores.memory, single: stores.redis, cluster: stores.cluster }
+    for (const s of [inMemory, onRedis, onCluster]) s.kill()
+    cluster.stop()
     if (INSTANCES > 2) {
       // Publish cost as the fleet grows: the same load with 2, then INSTANCES instances running,
       // every extra instance holding streams of other sessions. Wake-ups that went to every
@@ -292,13 +306,6 @@ try {
       }
     }
     redis.stop()
-    const cluster = await startRedisCluster()
-    cleanup.push(cluster.stop)
-    const onCluster = await startShipped({ REDIS_CLUSTER_NODES: cluster.addresses.join(','), REDIS_KEY_PREFIX: 'benchc:' })
-    cleanup.push(onCluster.kill)
-    results.app.clusterEnvelope = await roundTrips(client, onCluster.base, 'envelope')
-    onCluster.kill()
-    cluster.stop()
   }
 } finally {
   for (const stop of cleanup) { try { stop() } catch {} }
@@ -324,11 +331,13 @@ const rows = [
   ['mcp-handler: Streamable HTTP', results.peers.handlerStreamable, f],
   ['mcp-handler: 2026-07-28', results.peers.handlerModern, f],
   ['@hono/mcp: Streamable HTTP', results.peers.honoStreamable, f],
-  ...(results.app.redisEnvelope ? [['envelope on Redis', results.app.redisEnvelope, f]] : []),
-  ...(results.app.clusterEnvelope ? [['envelope on a 3-master Redis Cluster', results.app.clusterEnvelope, f]] : []),
-  ...Object.entries(results.app.fleet ?? {}).map(([size, r]) => [`envelope on Redis, ${size} instances`, r, f])
 ]
-// Interleaved figures carry their per-round median ratios; the others (Redis) compare to the floor's median.
+const rd = results.app.redis
+const redisRows = rd
+  ? [['in memory', rd.memory, rd.memory], ['on Redis', rd.single, rd.memory], ['on a 3-master Redis Cluster', rd.cluster, rd.memory],
+      ...Object.entries(results.app.fleet ?? {}).map(([size, r]) => [`on Redis, ${size} instances (one run)`, r, rd.memory])]
+  : []
+// Interleaved figures carry their per-round median ratios; the others (the fleet) compare to the base's median.
 const ratioOf = (r, base) => r.ratio ?? r.callsPerSec / base.callsPerSec
 const p99RatioOf = (r, base) => r.p99Ratio ?? r.p99 / base.p99
 const fmt = (n, d = 1) => Number.isFinite(n) ? n.toFixed(d) : '—'
@@ -338,6 +347,12 @@ lines.push('| scenario | calls/s | ×floor | p50 ms | p99 ms | ×floor p99 | err
 lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const [name, r, base] of rows) {
   lines.push(`| ${name} | ${fmt(r.callsPerSec, 0)} | ${fmt(ratioOf(r, base), 2)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(p99RatioOf(r, base), 2)} | ${r.errors} |`)
+}
+if (rd) {
+  lines.push('', '| envelope, same rounds | calls/s | ×in memory | p50 ms | p99 ms | ×in memory p99 | errors |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+  for (const [name, r, base] of redisRows) {
+    lines.push(`| ${name} | ${fmt(r.callsPerSec, 0)} | ${fmt(ratioOf(r, base), 2)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(p99RatioOf(r, base), 2)} | ${r.errors} |`)
+  }
 }
 const tk = results.app.tasks
 lines.push('', '| tasks (2026-07-28 extension, 0 s tool) | tasks/s | p50 ms | p99 ms | tasks/get per task | cost in plain calls | errors |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
@@ -370,7 +385,7 @@ const targets = [
   [`Streamable HTTP flat: ${curve.streamableBoth.at(-1).sessions} sessions ≥ 0.8× the calls/s of ${curve.streamableBoth[0].sessions}`, last('streamableBoth') >= 0.8],
   [`${N} idle streams ≤ 16 KiB RSS each`, ai.opened === N && ai.rssPerStreamKiB <= 16],
   ['a call < 50 ms while they are held', ai.callWhileHeldMs < 50],
-  ...(results.app.redisEnvelope ? [['envelope on Redis ≥ 0.8× in memory', results.app.redisEnvelope.callsPerSec >= 0.8 * results.app.envelope.callsPerSec]] : []),
+  ...(rd ? [['envelope on Redis ≥ 0.8× in memory', ratioOf(rd.single, rd.memory) >= 0.8]] : []),
   ...(results.app.fleet ? [[`Redis publish cost flat from 2 to ${INSTANCES} instances (≥ 0.8×)`, results.app.fleet[INSTANCES].callsPerSec >= 0.8 * results.app.fleet[2].callsPerSec]] : [])
 ]
 lines.push('', `Targets (the floor against itself in this run: ${fmt(ratioOf(results.floor.control, f), 2)}× calls/s, ${fmt(p99RatioOf(results.floor.control, f), 2)}× p99):`)
@@ -378,7 +393,7 @@ for (const [name, met] of targets) lines.push(`- ${met ? 'met' : '**MISSED**'}: 
 console.log(`\n${lines.join('\n')}`)
 results.targets = Object.fromEntries(targets)
 results.table = lines.join('\n')
-const errors = rows.reduce((n, [, r]) => n + r.errors, 0) + ai.errors + fi.errors + tk.errors +
+const errors = [...rows, ...redisRows].reduce((n, [, r]) => n + r.errors, 0) + ai.errors + fi.errors + tk.errors +
   Object.values(curve).flat().reduce((n, m) => n + m.errors, 0)
 results.errors = errors
 results.seconds = (Date.now() - started) / 1000
