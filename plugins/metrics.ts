@@ -1,6 +1,10 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import type { ServerResponse } from 'node:http'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+const kRoute = Symbol('datapulse.route')
+type CountedResponse = ServerResponse & { [kRoute]?: string }
 
 /**
  * Prometheus metrics in a registry of this app's own: two apps in one process (tests, embedding)
@@ -88,15 +92,20 @@ export function createMetrics (fastify: FastifyInstance) {
     t.timing.observe(seconds)
   })
   // 'close' on the raw response fires for ordinary replies and for hijacked SSE streams alike.
+  // One listener for every response, reading what it counts from the response itself: a closure
+  // per request would keep each SSE stream's request and reply alive as long as the stream.
+  function countServed (this: CountedResponse) {
+    const method = this.req.method ?? 'GET'
+    const route = this[kRoute] ?? 'unmatched'
+    const status = this.statusCode
+    const key = `${method} ${route} ${status}`
+    const entry = served.get(key)
+    if (entry) entry.n++
+    else served.set(key, { labels: { method, route, status: String(status) }, n: 1 })
+  }
   fastify.addHook('onRequest', (request, reply, done) => {
-    reply.raw.on('close', () => {
-      const route = request.routeOptions.url ?? 'unmatched'
-      const status = reply.raw.statusCode
-      const key = `${request.method} ${route} ${status}`
-      const entry = served.get(key)
-      if (entry) entry.n++
-      else served.set(key, { labels: { method: request.method, route, status: String(status) }, n: 1 })
-    })
+    (reply.raw as CountedResponse)[kRoute] = request.routeOptions.url
+    reply.raw.on('close', countServed)
     done()
   })
 

@@ -27,6 +27,14 @@ export function startSse (reply: FastifyReply, retryMs = 2000): ServerResponse {
   }
   reply.hijack()
   const raw = reply.raw
+  // Fastify's response listener holds the request and reply for the stream's whole life, only to
+  // run onResponse when it ends: a hijacked stream has none of its own (its line is written
+  // above), and an idle stream's bytes count. (Matched by name: a Fastify that renames it keeps it.)
+  for (const event of ['finish', 'error']) {
+    for (const listener of raw.listeners(event)) {
+      if (listener.name === 'onResFinished') raw.off(event, listener as (...args: unknown[]) => void)
+    }
+  }
   const headers: Record<string, string | number | string[]> = {}
   for (const [name, value] of Object.entries(reply.getHeaders())) {
     if (value !== undefined) headers[name] = value
