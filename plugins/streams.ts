@@ -34,14 +34,20 @@ export interface ServeOptions {
 export { END_EVENT, EVENT_ID } from '../lib/http/sse.js'
 
 interface LiveStream {
-  sessionId: string
-  raw: ServerResponse
-  owner: string
-  key: string
+  readonly sessionId: string
+  readonly raw: ServerResponse
+  readonly owner: string
+  readonly key: string
   replaced: boolean
   lastWrite: number
   end: (comment?: string) => void
+  cleanup: () => void
 }
+
+const kStream = Symbol('datapulse.stream')
+type SseResponse = ServerResponse & { [kStream]?: LiveStream }
+/** Every stream's socket 'close' listener: the stream is found on the response. */
+function onRawClose (this: SseResponse): void { this[kStream]?.cleanup() }
 
 const READ_BATCH = 100
 const STORE_RETRY_MS = 500
@@ -92,6 +98,152 @@ export function createStreams (
   }, opts.pingIntervalMs)
   pinger.unref()
 
+  /**
+   * One open stream. Its state is one object with shared methods, and its socket's 'close'
+   * listener is one function for all streams: an idle stream holds no closures of its own but
+   * its store watcher, and an idle stream's bytes count.
+   */
+  class Stream implements LiveStream {
+    replaced = false
+    lastWrite = Date.now()
+    closed = false
+    // The pump runs while there is something to read and returns when there is not: an idle
+    // stream holds no parked async function (its promise and generator), only this state.
+    dirty = true
+    pumping = false
+    after: string | null
+    // When the last frame written was a JSON-RPC notification (0: it was not).
+    lastNotice = 0
+    storeTrouble = false
+    readonly unwatch: () => void
+    readonly expiry: NodeJS.Timeout | undefined
+
+    constructor (readonly raw: SseResponse, readonly o: ServeOptions, readonly key: string) {
+      this.after = o.lastEventId
+      this.unwatch = store.watch(o.sessionId, () => this.wake())
+      this.expiry = o.expiresAt === undefined
+        ? undefined
+        : setTimeout(() => this.end('token expired; reconnect with a fresh token'), Math.min(Math.max(0, o.expiresAt - Date.now()), 2 ** 31 - 1))
+      this.expiry?.unref()
+      raw[kStream] = this
+    }
+
+    get sessionId (): string { return this.o.sessionId }
+    get owner (): string { return this.o.owner }
+
+    wake (): void {
+      this.dirty = true
+      if (!this.pumping && !this.closed) this.startPump()
+    }
+
+    end (comment?: string): void {
+      if (this.closed) return
+      if (comment && !this.raw.writableEnded) this.raw.write(`: ${comment}\n\n`)
+      this.raw.end()
+      this.cleanup()
+    }
+
+    cleanup (): void {
+      if (this.closed) return
+      this.closed = true
+      const { o, key } = this
+      clearTimeout(this.expiry)
+      this.unwatch()
+      if (live.get(key) === this) live.delete(key)
+      const n = (perOwner.get(o.owner) ?? 1) - 1
+      if (n > 0) perOwner.set(o.owner, n)
+      else perOwner.delete(o.owner)
+      this.raw.off('close', onRawClose)
+      if (!this.replaced && !closing) {
+        // The client left (or was cut as too slow). Its calls run on for a reconnect to collect
+        // their results; if none comes within the grace time, they are aborted.
+        const timer = setTimeout(() => {
+          abandoned.delete(key)
+          if (!live.has(key)) (o.onAbandoned ?? (() => onAbandoned(o.sessionId)))()
+        }, opts.reconnectGraceMs)
+        timer.unref()
+        abandoned.set(key, timer)
+      }
+      o.onClose?.()
+    }
+
+    startPump (): void {
+      this.pumping = true
+      this.pump().then(() => {
+        this.pumping = false
+        // A wake-up between the run's last look at `dirty` and here started nothing.
+        if (this.dirty && !this.closed) this.startPump()
+      }, (err: unknown) => {
+        this.pumping = false
+        log.warn({ err, sessionId: this.o.sessionId }, 'SSE stream ended on a store error')
+        this.end('stream interrupted; reconnect to resume')
+      })
+    }
+
+    async pump (): Promise<void> {
+      const { raw, o } = this
+      while (!this.closed && this.dirty) {
+        this.dirty = false
+        let batch: Awaited<ReturnType<SessionStore['read']>>
+        try {
+          batch = await store.read(o.sessionId, this.after, READ_BATCH, o.stream)
+        } catch (err) {
+          // A deleted or expired session ends its stream; a store outage (Redis restarting) is
+          // waited out with the stream open, so the client loses nothing and need not reconnect.
+          if (err instanceof AppError && err.statusCode === 404) {
+            this.end('session ended')
+            return
+          }
+          if (!this.storeTrouble) log.warn({ err, sessionId: o.sessionId }, 'session store unavailable; stream waiting')
+          this.storeTrouble = true
+          await new Promise((resolve) => setTimeout(resolve, STORE_RETRY_MS))
+          this.dirty = true
+          continue
+        }
+        this.storeTrouble = false
+        const { events, gap } = batch
+        if (this.closed) return
+        // Any gap the reader crosses is announced, on a fresh stream or a live one whose reader
+        // fell behind the retention limits.
+        if (gap && o.gapFrame) raw.write(formatEvent(o.gapFrame()))
+        for (const ev of events) {
+          if (ev.event === END_EVENT) {
+            this.replaced = true // finished, not abandoned: nothing to abort later
+            this.end()
+            return
+          }
+          // A JSON-RPC response right after a notification gets a network write of its own (see
+          // NOTICE): clients handle notifications a microtask late, responses at once.
+          const notice = o.separateResponses === true && ev.data.startsWith(NOTICE)
+          if (!notice && this.lastNotice > 0 && ev.data.startsWith(JSONRPC)) {
+            await apart(raw, this.lastNotice)
+            if (this.closed) return
+          }
+          this.lastNotice = notice ? performance.now() : 0
+          const flushed = raw.write(formatEvent(o.idPrefix ? { ...ev, id: o.idPrefix + ev.id } : ev))
+          this.after = ev.id
+          this.lastWrite = Date.now()
+          // Backpressure: stop pulling from the log until the socket drains. A consumer that
+          // stays slow is cut; the unsent frames stay in the log for its reconnect.
+          if (!flushed && !(await waitForDrain(raw, opts.writeTimeoutMs))) {
+            if (!this.closed) {
+              log.warn({ sessionId: o.sessionId }, 'SSE consumer too slow; closing its stream')
+              raw.destroy()
+              this.cleanup()
+            }
+            return
+          }
+          if (this.closed) return
+        }
+        // Entries of other streams were looked at too; the next read starts after them.
+        if (batch.last !== null) this.after = batch.last
+        // Best effort: a failed ack only means a fresh stream may replay these frames.
+        if (events.length > 0 && !o.stream) await store.ack(o.sessionId, this.after!).catch(() => {})
+        if (batch.more) this.dirty = true
+      }
+    }
+  }
+
   /** Hijacks `reply` and delivers the session's events until the client or the server closes. */
   function serve (reply: FastifyReply, o: ServeOptions): void {
     const owned = perOwner.get(o.owner) ?? 0
@@ -108,145 +260,18 @@ export function createStreams (
     clearTimeout(abandoned.get(key))
     abandoned.delete(key)
 
-    const raw = startSse(reply)
-    let closed = false
-    let dirty = true
-    // The pump runs while there is something to read and returns when there is not: an idle
-    // stream holds no parked async function (its promise and generator), only this state.
-    let pumping = false
-    let after = o.lastEventId
-    // When the last frame written was a JSON-RPC notification (0: it was not).
-    let lastNotice = 0
-    let storeTrouble = false
-    const unwatch = store.watch(o.sessionId, () => {
-      dirty = true
-      if (!pumping && !closed) startPump()
-    })
-
-    const expiry = o.expiresAt === undefined
-      ? undefined
-      : setTimeout(() => stream.end('token expired; reconnect with a fresh token'), Math.min(Math.max(0, o.expiresAt - Date.now()), 2 ** 31 - 1))
-    expiry?.unref()
-    const cleanup = () => {
-      if (closed) return
-      closed = true
-      clearTimeout(expiry)
-      unwatch()
-      if (live.get(key) === stream) live.delete(key)
-      const n = (perOwner.get(o.owner) ?? 1) - 1
-      if (n > 0) perOwner.set(o.owner, n)
-      else perOwner.delete(o.owner)
-      raw.off('close', cleanup)
-      if (!stream.replaced && !closing) {
-        // The client left (or was cut as too slow). Its calls run on for a reconnect to collect
-        // their results; if none comes within the grace time, they are aborted.
-        const timer = setTimeout(() => {
-          abandoned.delete(key)
-          if (!live.has(key)) (o.onAbandoned ?? (() => onAbandoned(o.sessionId)))()
-        }, opts.reconnectGraceMs)
-        timer.unref()
-        abandoned.set(key, timer)
-      }
-      o.onClose?.()
-    }
-    const stream: LiveStream = {
-      sessionId: o.sessionId,
-      raw,
-      owner: o.owner,
-      key,
-      replaced: false,
-      lastWrite: Date.now(),
-      end (comment?: string) {
-        if (closed) return
-        if (comment && !raw.writableEnded) raw.write(`: ${comment}\n\n`)
-        raw.end()
-        cleanup()
-      }
-    }
+    const raw = startSse(reply) as SseResponse
+    const stream = new Stream(raw, o, key)
     live.set(key, stream)
     perOwner.set(o.owner, owned + 1)
-    raw.on('close', cleanup)
+    raw.on('close', onRawClose)
     // The client may have gone while the route awaited the store; 'close' has then already fired.
     if (!raw.socket || raw.socket.destroyed) {
-      cleanup()
+      stream.cleanup()
       return
     }
     if (o.preamble) raw.write(o.preamble)
-
-    const pump = async () => {
-      while (!closed && dirty) {
-        dirty = false
-        let batch: Awaited<ReturnType<SessionStore['read']>>
-        try {
-          batch = await store.read(o.sessionId, after, READ_BATCH, o.stream)
-        } catch (err) {
-          // A deleted or expired session ends its stream; a store outage (Redis restarting) is
-          // waited out with the stream open, so the client loses nothing and need not reconnect.
-          if (err instanceof AppError && err.statusCode === 404) {
-            stream.end('session ended')
-            return
-          }
-          if (!storeTrouble) log.warn({ err, sessionId: o.sessionId }, 'session store unavailable; stream waiting')
-          storeTrouble = true
-          await new Promise((resolve) => setTimeout(resolve, STORE_RETRY_MS))
-          dirty = true
-          continue
-        }
-        storeTrouble = false
-        const { events, gap } = batch
-        if (closed) return
-        // Any gap the reader crosses is announced, on a fresh stream or a live one whose reader
-        // fell behind the retention limits.
-        if (gap && o.gapFrame) raw.write(formatEvent(o.gapFrame()))
-        for (const ev of events) {
-          if (ev.event === END_EVENT) {
-            stream.replaced = true // finished, not abandoned: nothing to abort later
-            stream.end()
-            return
-          }
-          // A JSON-RPC response right after a notification gets a network write of its own (see
-          // NOTICE): clients handle notifications a microtask late, responses at once.
-          const notice = o.separateResponses === true && ev.data.startsWith(NOTICE)
-          if (!notice && lastNotice > 0 && ev.data.startsWith(JSONRPC)) {
-            await apart(raw, lastNotice)
-            if (closed) return
-          }
-          lastNotice = notice ? performance.now() : 0
-          const flushed = raw.write(formatEvent(o.idPrefix ? { ...ev, id: o.idPrefix + ev.id } : ev))
-          after = ev.id
-          stream.lastWrite = Date.now()
-          // Backpressure: stop pulling from the log until the socket drains. A consumer that
-          // stays slow is cut; the unsent frames stay in the log for its reconnect.
-          if (!flushed && !(await waitForDrain(raw, opts.writeTimeoutMs))) {
-            if (!closed) {
-              log.warn({ sessionId: o.sessionId }, 'SSE consumer too slow; closing its stream')
-              raw.destroy()
-              cleanup()
-            }
-            return
-          }
-          if (closed) return
-        }
-        // Entries of other streams were looked at too; the next read starts after them.
-        if (batch.last !== null) after = batch.last
-        // Best effort: a failed ack only means a fresh stream may replay these frames.
-        if (events.length > 0 && !o.stream) await store.ack(o.sessionId, after!).catch(() => {})
-        if (batch.more) dirty = true
-      }
-    }
-    const startPump = () => {
-      pumping = true
-      pump().then(() => {
-        pumping = false
-        // A wake-up between the run's last look at `dirty` and here started nothing.
-        if (dirty && !closed) startPump()
-      }, (err: unknown) => {
-        pumping = false
-        log.warn({ err, sessionId: o.sessionId }, 'SSE stream ended on a store error')
-        stream.end('stream interrupted; reconnect to resume')
-      })
-    }
-    startPump()
+    stream.startPump()
   }
 
   const deliver = createDeliver(store, opts.resultRetryMs, log, () => closing, endSession)
