@@ -24,6 +24,7 @@ export const requestKey = (): string => `${REQUEST_KEY}${++requests}`
 export type CallHandle = Lifeline
 
 interface Running {
+  key: string
   line: Lifeline
   done: Promise<void>
 }
@@ -33,30 +34,43 @@ interface Running {
  * request id (MCP notifications/cancelled) and the wait for in-flight calls at shutdown.
  */
 export function createCalls (maxPerSession: number, pin?: (sessionId: string) => () => void) {
-  const bySession = new Map<string, Map<string, Running>>()
+  // A session's calls are a short array (at most maxPerSession), not a Map: a Map emptied and
+  // refilled on every call reallocates its table both ways, and a session's long-lived table
+  // is garbage that outlived young collections: under load the envelope's largest source of
+  // old-space garbage (~200 B per call). An array keeps its backing store.
+  // A session's entry also stays when its last call ends, for the same reason (the outer map's
+  // table resized on every call); empty ones go in one sweep once they are more than half of it.
+  // Request keys (2026-07-28) never come back and go at once.
+  const bySession = new Map<string, Running[]>()
   let total = 0
+  let empty = 0
+  const sweepEmpty = () => {
+    for (const [id, slot] of bySession) if (slot.length === 0) bySession.delete(id)
+    empty = 0
+  }
+  const find = (slot: Running[] | undefined, key: string) => slot?.find((r) => r.key === key)
 
   /**
    * Reserves a slot synchronously (so the HTTP answer can be 429) and runs `work` in it.
    * The returned promise settles with the tool's result or error.
    */
   function start<T> (sessionId: string, requestId: string, work: (handle: CallHandle) => Promise<T>, parent?: Lifeline): Promise<T> {
-    let running = bySession.get(sessionId)
-    if (running && running.size >= maxPerSession) {
+    let slot = bySession.get(sessionId)
+    if (slot && slot.length >= maxPerSession) {
       throw new AppError(429, 'too_many_calls', `at most ${maxPerSession} tool calls may run at once per session`)
     }
     // Ids name calls for cancellation, so two live calls may not share one (JSON-RPC requires
     // unique ids in flight anyway); a slot key the client could forge is never made up.
-    if (running?.has(requestId)) {
+    if (find(slot, requestId)) {
       throw new AppError(409, 'duplicate_request_id', `request id "${requestId.slice(0, 64)}" is already in flight in this session`)
     }
-    if (!running) bySession.set(sessionId, running = new Map())
+    if (!slot) bySession.set(sessionId, slot = [])
+    else if (slot.length === 0) empty--
     const line = new Lifeline()
     const unlink = parent?.onAbort((reason) => line.abort(reason))
-    const key = requestId
-    const slot = running
-    const entry: Running = { line, done: undefined as unknown as Promise<void> }
-    slot.set(key, entry)
+    const entry: Running = { key: requestId, line, done: undefined as unknown as Promise<void> }
+    const running = slot
+    running.push(entry)
     total++
     // A session with a call in flight is in use: pressure eviction passes it by. Keys that are
     // no session (a request's, a task's) start with a NUL.
@@ -64,8 +78,14 @@ export function createCalls (maxPerSession: number, pin?: (sessionId: string) =>
     const finish = () => {
       unpin?.()
       unlink?.()
-      slot.delete(key)
-      if (slot.size === 0 && bySession.get(sessionId) === slot) bySession.delete(sessionId)
+      const i = running.indexOf(entry)
+      // Order does not matter: the last entry takes the freed place.
+      const last = running.pop()!
+      if (last !== entry) running[i] = last
+      if (running.length === 0 && bySession.get(sessionId) === running) {
+        if (sessionId.charCodeAt(0) === 0) bySession.delete(sessionId)
+        else if (++empty > 64 && empty * 2 > bySession.size) sweepEmpty()
+      }
       total--
     }
     let result: Promise<T>
@@ -81,17 +101,20 @@ export function createCalls (maxPerSession: number, pin?: (sessionId: string) =>
   return {
     start,
     cancel (sessionId: string, requestId: string, reason = 'cancelled by client'): boolean {
-      const call = bySession.get(sessionId)?.get(requestId)
+      const call = find(bySession.get(sessionId), requestId)
       call?.line.abort(new ClientCancelled(reason))
       return call !== undefined
     },
     abortSession (sessionId: string, reason = 'session ended'): void {
-      for (const call of bySession.get(sessionId)?.values() ?? []) call.line.abort(new Error(reason))
+      // A copy: an aborted call may finish (and leave the array) while we go.
+      for (const call of [...bySession.get(sessionId) ?? []]) call.line.abort(new Error(reason))
     },
     inFlight: (): number => total,
+    /** Sessions holding a slot entry, idle ones included until a sweep (bounded: see `empty`). */
+    tracked: (): number => bySession.size,
     /** Waits for running calls up to `timeoutMs`, then aborts the rest. */
     async drain (timeoutMs: number): Promise<void> {
-      const all = [...bySession.values()].flatMap((m) => [...m.values()])
+      const all = [...bySession.values()].flat()
       if (all.length === 0) return
       let timer: NodeJS.Timeout | undefined
       const timedOut = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs) })
