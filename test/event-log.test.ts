@@ -55,3 +55,28 @@ t.test('a log emptied on every delivery keeps working from one buffer', async (t
   log.push('after', undefined, 'x')
   t.same(contents(log), [[5001, 'after', undefined, 'x']])
 })
+
+t.test('pushes and shifts in any order: the ring wraps and widens with the oldest event first', async (t) => {
+  const log = new EventLog()
+  const model: Array<[number, string, string | undefined, string]> = []
+  const wrongSizes: number[] = []
+  let seed = 7
+  const random = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 }
+  for (let step = 0; step < 5000; step++) {
+    if (model.length > 0 && random() < 0.45) {
+      const [, data] = model.shift()!
+      if (log.shift() !== Buffer.byteLength(data)) wrongSizes.push(step)
+    } else {
+      const data = `event ${step} ${'y'.repeat(Math.floor(random() * 400))}`
+      // Plain events only at first (no name or stream rings yet), then mixed.
+      const event = step > 300 && step % 4 === 0 ? 'message' : undefined
+      const stream = step > 300 && step % 3 === 0 ? `r${step % 11}` : ''
+      model.push([log.next, data, event, stream])
+      log.push(data, event, stream)
+    }
+    if (step % 250 === 0) t.same(contents(log), model, `the same events after step ${step}`)
+  }
+  t.same(contents(log), model, 'and at the end')
+  t.same(wrongSizes, [], 'every shift returned its event\'s size')
+  t.equal(log.first, model[0]?.[0] ?? log.next)
+})
