@@ -165,6 +165,7 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
       const local = tail.read(sessionId, afterId, limit, stream)
       return local ? Promise.resolve(local) : readRedis(sessionId, afterId, limit, stream)
     },
+
     head: (sessionId) => guarded(async () => {
       const [last] = await client.xRevRange(logKey(sessionId), '+', '-', { COUNT: 1 })
       return last?.id ?? '0-0'
