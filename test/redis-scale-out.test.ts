@@ -7,17 +7,29 @@ import t from 'tap'
 import dataPulse from '../app.js'
 import { AUTH, SseClient, eventually, openStreams, post, postUntilAccepted, request, startApp } from './helper.js'
 import { redisUnavailable, startRedis } from './redis-server.js'
+import type { Test } from './stores.js'
 
 const skip = redisUnavailable()
 const call = (id: string) => ({ type: 'call_tool', request_id: id, data: { name: 'get_time' } })
 
-t.test('two instances, one Redis', { skip: skip ?? false }, async (t) => {
+/** A fresh redis-server and two instances on it (one key prefix), all stopped when `t` ends. */
+async function twoInstances (t: Test, prefix: string) {
   const redis = await startRedis()
   t.teardown(redis.dispose)
-  const sessions = { redisUrl: redis.url, redisKeyPrefix: 'two:' }
+  const sessions = { redisUrl: redis.url, redisKeyPrefix: prefix }
   const a = await startApp({ sessions })
   const b = await startApp({ sessions })
   t.teardown(async () => { await a.close(); await b.close() })
+  return { redis, a, b }
+}
+
+/** redis-cli against `port`: its stdout. */
+const redisCli = (port: number, ...args: string[]) => new Promise<string>((resolve, reject) => {
+  execFile('redis-cli', ['-p', String(port), ...args], (err, stdout) => err ? reject(err) : resolve(stdout))
+})
+
+t.test('two instances, one Redis', { skip: skip ?? false }, async (t) => {
+  const { a, b } = await twoInstances(t, 'two:')
 
   // Envelope: the stream is held by B, the POSTs go to A.
   const onB = await SseClient.open(`${b.url}/events?session_id=shared`)
@@ -104,9 +116,7 @@ t.test('scripts run by their SHA1, and a Redis that forgot them (SCRIPT FLUSH, a
   t.teardown(srv.close)
   const stream = await SseClient.open(`${srv.url}/events?session_id=sha`)
   t.teardown(() => stream.close())
-  const cli = (...args: string[]) => new Promise<string>((resolve, reject) => {
-    execFile('redis-cli', ['-p', String(redis.port), ...args], (err, stdout) => err ? reject(err) : resolve(stdout))
-  })
+  const cli = (...args: string[]) => redisCli(redis.port, ...args)
   const roundTrip = async (id: string) => {
     t.equal((await post(srv.url, '/message?session_id=sha', call(id))).status, 202)
     t.equal((await stream.frameFor(id)).type, 'tool_result', `${id} answered`)
@@ -123,12 +133,7 @@ t.test('scripts run by their SHA1, and a Redis that forgot them (SCRIPT FLUSH, a
 })
 
 t.test('delivery is acknowledged across instances: a fresh stream on any instance starts after what was delivered', { skip: skip ?? false }, async (t) => {
-  const redis = await startRedis()
-  t.teardown(redis.dispose)
-  const sessions = { redisUrl: redis.url, redisKeyPrefix: 'ack:' }
-  const a = await startApp({ sessions })
-  const b = await startApp({ sessions })
-  t.teardown(async () => { await a.close(); await b.close() })
+  const { redis, a, b } = await twoInstances(t, 'ack:')
 
   // Delivered while the stream stays open.
   const first = await SseClient.open(`${a.url}/events?session_id=acks`)
@@ -136,9 +141,7 @@ t.test('delivery is acknowledged across instances: a fresh stream on any instanc
     await post(a.url, '/message?session_id=acks', call(id))
     await first.frameFor(id)
   }
-  const cursor = async () => (await new Promise<string>((resolve, reject) => {
-    execFile('redis-cli', ['-p', String(redis.port), 'HGET', 'ack:{acks}:meta', 'cursor'], (err, out) => err ? reject(err) : resolve(out.trim()))
-  }))
+  const cursor = async () => (await redisCli(redis.port, 'HGET', 'ack:{acks}:meta', 'cursor')).trim()
   await eventually(async () => await cursor() === first.events.at(-1)!.id)
   t.equal(await cursor(), first.events.at(-1)!.id, 'the open stream acknowledged its last frame')
 
@@ -156,15 +159,8 @@ t.test('delivery is acknowledged across instances: a fresh stream on any instanc
 })
 
 t.test('a reader on the publishing instance takes its events from the reply: three scripts per call, nothing lost or repeated beside another instance', { skip: skip ?? false }, async (t) => {
-  const redis = await startRedis()
-  t.teardown(redis.dispose)
-  const sessions = { redisUrl: redis.url, redisKeyPrefix: 'tail:' }
-  const a = await startApp({ sessions })
-  const b = await startApp({ sessions })
-  t.teardown(async () => { await a.close(); await b.close() })
-  const cli = (...args: string[]) => new Promise<string>((resolve, reject) => {
-    execFile('redis-cli', ['-p', String(redis.port), ...args], (err, stdout) => err ? reject(err) : resolve(stdout))
-  })
+  const { redis, a, b } = await twoInstances(t, 'tail:')
+  const cli = (...args: string[]) => redisCli(redis.port, ...args)
   const stream = await SseClient.open(`${a.url}/events?session_id=tail`)
   t.teardown(() => stream.close())
   const roundTrip = async (base: string, id: string) => {
