@@ -96,7 +96,11 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
 
     open: (sessionId, owner) => guarded(async () => {
       const now = Date.now()
-      const expires = now + opts.ttlSeconds * 1000
+      // Every request renews the keys' TTL but the index score only every indexRefreshMs, and a
+      // publish renews the keys too: the index entry is made to outlive the keys, not the reverse,
+      // so a session is never counted gone while it can still be resumed. One counted a little
+      // too long is dropped by the next eviction (EVICT finds it gone) or the stats' prune.
+      const expires = now + opts.ttlSeconds * 1000 + indexRefreshMs
       // The session index lives in a slot of its own, so it is kept beside the script, not in it.
       // Its expiry score need not move on every request: a score refreshed a tenth of the TTL ago
       // still lies far ahead, and a busy session's POSTs skip one round trip each.
