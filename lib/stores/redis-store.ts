@@ -142,7 +142,6 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
     publish (sessionId, event) {
       // A reader here gets the event from the reply, without its pub/sub message and a read back.
       const mine = tail.sending(sessionId)
-      const settled = (wake: boolean) => { if (wake) wakeAll(sessionId) }
       return guarded(async () => {
         let reply: unknown
         try {
@@ -151,16 +150,13 @@ export async function createRedisStore (opts: SessionOptions, log: FastifyBaseLo
             arguments: [event.event ?? '', event.data, String(opts.maxEvents), String(opts.maxBytes),
               String(opts.ttlSeconds), wakeChannel(sessionId), event.stream ?? '']
           })
+          if (reply === 'missing') throw missing(sessionId)
         } catch (err) {
-          if (mine) settled(tail.failed(mine))
+          if (mine && tail.failed(mine)) wakeAll(sessionId)
           throw err
         }
-        if (reply === 'missing') {
-          if (mine) settled(tail.failed(mine))
-          throw missing(sessionId)
-        }
         const [id, prev] = reply as [string, string]
-        if (mine) settled(tail.published(mine, prev, id, event))
+        if (mine && tail.published(mine, prev, id, event)) wakeAll(sessionId)
         return id
       })
     },
