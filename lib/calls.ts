@@ -48,7 +48,10 @@ export function createCalls (maxPerSession: number, pin?: (sessionId: string) =>
     for (const [id, slot] of bySession) if (slot.length === 0) bySession.delete(id)
     empty = 0
   }
-  const find = (slot: Running[] | undefined, key: string) => slot?.find((r) => r.key === key)
+  const find = (slot: Running[] | undefined, key: string): Running | undefined => {
+    if (slot) for (const r of slot) if (r.key === key) return r
+    return undefined
+  }
 
   /**
    * Reserves a slot synchronously (so the HTTP answer can be 429) and runs `work` in it.
