@@ -61,6 +61,9 @@ function answerOf (res, id) {
   return undefined
 }
 
+/** Set by a request's `params.timeline`: sessions() then also returns when each call started. */
+let timeline = false
+
 let told = 0
 /** Says why a call failed, for the first few. */
 function failed (err) {
@@ -106,6 +109,8 @@ async function sessions (S, K, open, call) {
   // by the server (its keep-alive timeout) just as it is reused, and the call would fail for that.
   for (const list of Object.values(agent.freeSockets)) for (const socket of list) socket.destroy()
   const latencies = []
+  // With `timeline` (bench/tail.mjs): each timed call's start (ms after the clock started) and session.
+  const starts = timeline ? [] : undefined
   let errors = 0
   // Every session is open, and has made one untimed call, before the clock starts: the figure is
   // calls/s with S sessions open at once, not S session set-ups (the curve's 2,000 sessions × 10
@@ -124,13 +129,15 @@ async function sessions (S, K, open, call) {
     for (let k = 0; k < K; k++) {
       const t0 = performance.now()
       try {
-        if (await call(session, `s${s}-k${k}`)) latencies.push(performance.now() - t0)
-        else errors++
+        if (await call(session, `s${s}-k${k}`)) {
+          latencies.push(performance.now() - t0)
+          starts?.push(t0 - started, s)
+        } else errors++
       } catch (err) { errors++; failed(err) }
     }
     session.close()
   }))
-  return { latencies, errors, seconds: (performance.now() - started) / 1000 }
+  return { latencies, errors, seconds: (performance.now() - started) / 1000, starts, origin: performance.timeOrigin + started }
 }
 
 const scenarios = {
@@ -277,6 +284,7 @@ const scenarios = {
 }
 
 process.on('message', async ({ scenario, params }) => {
+  timeline = params?.timeline === true
   try {
     process.send({ ok: true, result: await scenarios[scenario](params) })
   } catch (err) {
