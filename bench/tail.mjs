@@ -33,16 +33,21 @@ const cpuMs = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').spl
 const pct = (xs, p) => { const s = Float64Array.from(xs).sort(); return s[Math.min(s.length - 1, Math.floor(p * s.length))] }
 const overlaps = (gcs, start, end) => gcs.some(([t, d]) => t < end && t + d > start)
 
-async function measure (scenario, b, pid) {
+/** One run; `ours` (the shipped server) also has its GC pauses recorded for the run. */
+async function measure (scenario, b, ours) {
+  const pid = ours ? server.pid : floor.pid
   const c0 = cpuMs(client.pid)
   const s0 = cpuMs(pid)
-  server.kill('SIGWINCH')
+  if (ours) server.kill('SIGWINCH') // drops what was recorded before the run
   const r = await ask(scenario, b, K)
   const c1 = cpuMs(client.pid)
   const s1 = cpuMs(pid)
-  server.kill('SIGWINCH')
-  await new Promise((resolve) => setTimeout(resolve, 100))
-  const gcs = pid === server.pid ? JSON.parse(readFileSync(gcOut, 'utf8')) : []
+  let gcs = []
+  if (ours) {
+    server.kill('SIGWINCH')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    gcs = JSON.parse(readFileSync(gcOut, 'utf8'))
+  }
   const p99 = pct(r.latencies, 0.99)
   const sessions = new Set()
   const windows = new Set()
@@ -66,7 +71,7 @@ async function measure (scenario, b, pid) {
     serverCpu: (s1 - s0) / r.seconds / 10,
     slowSessions: sessions.size,
     slowWindows: windows.size,
-    slowInGc: pid === server.pid ? (inGc / slow) * 100 : NaN,
+    slowInGc: ours ? (inGc / slow) * 100 : NaN,
     serverGcMs: gcs.reduce((n, [, d]) => n + d, 0)
   }
 }
@@ -76,8 +81,8 @@ await ask('envelope', floorBase, 100)
 const rows = {}
 for (let r = 0; r < ROUNDS; r++) {
   for (const scenario of scenarios) {
-    (rows.floor ??= []).push(await measure('envelope', floorBase, floor.pid))
-    ;(rows[scenario] ??= []).push(await measure(scenario, base, server.pid))
+    (rows.floor ??= []).push(await measure('envelope', floorBase, false))
+    ;(rows[scenario] ??= []).push(await measure(scenario, base, true))
   }
 }
 const f = (n, d = 1) => Number.isFinite(n) ? n.toFixed(d) : '–'
