@@ -25,7 +25,10 @@ if (usePerf && spawnSync('perf', ['--version']).status !== 0) {
 }
 mkdirSync(dir, { recursive: true })
 // Interpreted frames get native stack entries too, so perf's call chains reach every JS caller.
-const profiling = usePerf ? ['--perf-basic-prof', '--interpreted-frames-native-stack'] : ['--cpu-prof', `--cpu-prof-dir=${dir}`]
+// --perf-basic-prof also writes V8's log, by default into the working directory (the checkout).
+const profiling = usePerf
+  ? ['--perf-basic-prof', '--interpreted-frames-native-stack', `--logfile=${join(dir, 'v8.log')}`, '--no-logfile-per-isolate']
+  : ['--cpu-prof', `--cpu-prof-dir=${dir}`]
 const { proc: server, base } = await spawnShipped({ nodeFlags: profiling })
 const client = fork(new URL('./client.mjs', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
 await new Promise((resolve) => client.once('message', resolve))
