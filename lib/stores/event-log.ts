@@ -155,3 +155,10 @@ export class EventLog {
   event (i: number): string | undefined { const c = this.#cols!; return c.names?.[this.#slot(c, i)] }
   stream (i: number): string { const c = this.#cols!; return c.streams?.[this.#slot(c, i)] ?? '' }
 }
+
+/**
+ * The log of every session that has had no event yet, shared and never written: the memory store
+ * gives a session its own log at its first event. Frozen, so a write to it throws.
+ */
+export const NO_EVENTS = new EventLog()
+Object.freeze(NO_EVENTS)

@@ -1,8 +1,8 @@
 import { getHeapStatistics } from 'node:v8'
 import { AppError } from '../errors.js'
-import { EventLog } from './event-log.js'
+import { EventLog, NO_EVENTS } from './event-log.js'
 import { createMemoryShared } from './memory-shared.js'
-import { pickIdle, type Session } from './memory-lru.js'
+import { addWatcher, pickIdle, removeWatcher, wakeAll, type Session } from './memory-lru.js'
 import { sessionCap, type NewEvent, type ReadResult, type SessionStore, type StoredEvent, type StoreStats } from './session-store.js'
 import type { SessionOptions } from '../../schemas/options.js'
 
@@ -47,7 +47,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
   }
 
   function evictOne (order: Iterable<string>): boolean {
-    const victim = pickIdle(order, (id) => sessions.get(id), (s) => { s.orderedAt = 0; touch(s, s.watchers.size > 0 ? Date.now() : s.lastActive) })
+    const victim = pickIdle(order, (id) => sessions.get(id), (s) => { s.orderedAt = 0; touch(s, s.watchers !== undefined ? Date.now() : s.lastActive) })
     if (!victim) return false
     sessions.delete(victim.id)
     forget(victim)
@@ -61,7 +61,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
     const now = Date.now()
     shared.sweep(now)
     for (const [id, s] of sessions) {
-      if (s.watchers.size > 0 || s.pins > 0) s.lastActive = now
+      if (s.watchers !== undefined || s.pins > 0) s.lastActive = now
       else if (now - s.lastActive > ttlMs) {
         sessions.delete(id)
         forget(s)
@@ -72,7 +72,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
 
   function live (sessionId: string): Session | undefined {
     const s = sessions.get(sessionId)
-    if (s && s.watchers.size === 0 && Date.now() - s.lastActive > ttlMs) {
+    if (s && s.watchers === undefined && Date.now() - s.lastActive > ttlMs) {
       sessions.delete(sessionId)
       forget(s)
       return undefined
@@ -123,7 +123,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       mine.ids.add(sessionId)
       owners.set(owner, mine)
       sessions.set(sessionId, {
-        id: sessionId, owner, createdAt: now, log: new EventLog(), cursor: 0, lastActive: now, watchers: new Set(), replay: options?.replay ?? true, pins: 0, orderedAt: now
+        id: sessionId, owner, createdAt: now, log: NO_EVENTS, cursor: 0, lastActive: now, watchers: undefined, replay: options?.replay ?? true, pins: 0, orderedAt: now
       })
       return { id: sessionId, owner, createdAt: now }
     },
@@ -135,6 +135,8 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
 
     async publish (sessionId, event: NewEvent) {
       const s = mustGet(sessionId)
+      // A session's log is made at its first event: an idle stream's bytes count.
+      if (s.log === NO_EVENTS) s.log = new EventLog()
       const seq = s.log.next
       // Budgets count UTF-8 bytes of data, as the Redis store does.
       const size = s.log.push(event.data, event.event, event.stream ?? '')
@@ -147,7 +149,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
         owner.bytes > opts.maxBytesPerPrincipal || totalBytes > maxTotalBytes)) {
         drop(s, owner)
       }
-      for (const wake of s.watchers) wake()
+      wakeAll(s)
       return String(seq)
     },
 
@@ -194,8 +196,8 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
 
     watch (sessionId, onWake) {
       const s = mustGet(sessionId)
-      s.watchers.add(onWake)
-      return () => { s.watchers.delete(onWake); if (sessions.get(s.id) === s) touch(s, Date.now()) }
+      addWatcher(s, onWake)
+      return () => { removeWatcher(s, onWake); if (sessions.get(s.id) === s) touch(s, Date.now()) }
     },
 
     pin (sessionId) {
@@ -212,7 +214,8 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
     },
 
     async wake (sessionId) {
-      for (const wake of live(sessionId)?.watchers ?? []) wake()
+      const s = live(sessionId)
+      if (s) wakeAll(s)
     },
 
     async delete (sessionId) {
@@ -220,7 +223,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       sessions.delete(sessionId)
       if (!s) return
       forget(s)
-      for (const wake of s.watchers) wake()
+      wakeAll(s)
     },
 
     async setValue (sessionId, key, value) {
