@@ -1,0 +1,60 @@
+// Two builds of the server side by side, each run as `npm start` runs it, in interleaved rounds:
+//   git stash && npm run build && rm -rf dist-a && cp -r dist dist-a && git stash pop && npm run build
+//   node bench/ab.mjs dist-a dist [scenario,…]      (envelope,mcpSse,streamableBoth,modern; ROUNDS=5)
+// A build folder sits beside dist/ (its relative paths to package.json and public/ hold). Per
+// scenario and build, medians over rounds of 50 sessions × 200 calls: calls/s, p99, and the
+// server's CPU per call (µs, from /proc), the figure a change to the request path moves first.
+import { fork } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { spawnShipped } from './shipped.mjs'
+
+const [a, b, list] = process.argv.slice(2)
+if (!a || !b) {
+  console.error('usage: node bench/ab.mjs <build A> <build B> [scenario,…]')
+  process.exit(1)
+}
+const scenarios = (list ?? 'envelope,mcpSse,streamableBoth,modern').split(',')
+const ROUNDS = Number(process.env.ROUNDS ?? 5)
+const S = 50
+const K = 200
+const servers = await Promise.all([a, b].map((dir) => spawnShipped({ entry: `${dir}/app.js` })))
+const client = fork(new URL('./client.mjs', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+await new Promise((resolve) => client.once('message', resolve))
+const ask = (scenario, base, k) => new Promise((resolve, reject) => {
+  client.once('message', (m) => m.ok ? resolve(m.result) : reject(new Error(`${scenario}: ${m.error}`)))
+  client.send({ scenario, params: { base, S, K: k } })
+})
+/** CPU ms a process has used (utime + stime, in clock ticks of 10 ms). */
+const cpuMs = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10 }
+const pct = (xs, p) => { const s = Float64Array.from(xs).sort(); return s[Math.min(s.length - 1, Math.floor(p * s.length))] }
+const median = (xs) => pct(xs, 0.5)
+
+// Warm-up: the JIT settles on each build before anything is measured.
+for (const scenario of scenarios) for (const { base } of servers) await ask(scenario, base, 100)
+const runs = new Map()
+for (let round = 0; round < ROUNDS; round++) {
+  for (const scenario of scenarios) {
+    // Which build goes first alternates, so neither always runs on a warmer machine.
+    const order = round % 2 === 0 ? [0, 1] : [1, 0]
+    for (const i of order) {
+      const { proc, base } = servers[i]
+      const c0 = cpuMs(proc.pid)
+      const r = await ask(scenario, base, K)
+      if (r.errors > 0) throw new Error(`${scenario} on ${[a, b][i]}: ${r.errors} errors`)
+      const key = `${scenario} ${i}`
+      if (!runs.has(key)) runs.set(key, [])
+      runs.get(key).push({ callsPerSec: r.latencies.length / r.seconds, p99: pct(r.latencies, 0.99), cpuUs: 1000 * (cpuMs(proc.pid) - c0) / r.latencies.length })
+    }
+  }
+}
+client.kill()
+for (const { proc } of servers) proc.kill('SIGKILL')
+
+console.log(`${ROUNDS} rounds of ${S} × ${K}; medians (A = ${a}, B = ${b})`)
+console.log('| scenario | calls/s A | calls/s B | p99 ms A | p99 ms B | server µs/call A | server µs/call B |')
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+for (const scenario of scenarios) {
+  const [ra, rb] = [0, 1].map((i) => runs.get(`${scenario} ${i}`))
+  const m = (rs, f, digits) => median(rs.map((r) => r[f])).toFixed(digits)
+  console.log(`| ${scenario} | ${m(ra, 'callsPerSec', 0)} | ${m(rb, 'callsPerSec', 0)} | ${m(ra, 'p99', 2)} | ${m(rb, 'p99', 2)} | ${m(ra, 'cpuUs', 1)} | ${m(rb, 'cpuUs', 1)} |`)
+}
