@@ -5,9 +5,10 @@
 // --perf records only after a warm-up. Prefer --perf for small costs: V8's sampler over-attributes
 // native calls (it put the token digest at ~8 µs per call, perf at 0.3 µs). --perf also records
 // call chains and prints the CPU by nearest JavaScript caller (a socket write or a JSON.parse
-// charged to the function that asked for it).
+// charged to the function that asked for it), and keeps `perf script`'s text (call chains with
+// JavaScript names) in dir/perf.script.
 import { fork, spawn, spawnSync } from 'node:child_process'
-import { readdirSync, readFileSync, mkdirSync, rmSync } from 'node:fs'
+import { readdirSync, readFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnShipped } from './shipped.mjs'
 
@@ -73,7 +74,10 @@ if (usePerf) {
   show(top(byKind, 10))
   console.log()
   show(top(bySymbol, 25))
-  nearestCaller(spawnSync('perf', ['script', '-i', perfData], { encoding: 'utf8', maxBuffer: 1 << 30 }).stdout)
+  // Kept beside perf.data with the JavaScript names resolved: the perf map goes with the server.
+  const script = spawnSync('perf', ['script', '-i', perfData], { encoding: 'utf8', maxBuffer: 1 << 30 }).stdout
+  writeFileSync(join(dir, 'perf.script'), script)
+  nearestCaller(script)
   rmSync(`/tmp/perf-${server.pid}.map`, { force: true })
 } else {
   const file = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort().pop()
