@@ -7,7 +7,7 @@ import { createJwks, KeysUnavailableError, UnknownKeyError } from '../lib/securi
 import { createIntrospection } from '../lib/security/introspection.js'
 import { publicBase } from '../lib/security/origin.js'
 import { guardDefaultToken } from '../lib/security/default-token.js'
-import { digest, sameDigest, scopesOf, TOKEN_ERRORS } from '../lib/security/tokens.js'
+import { sameSecret, scopesOf, TOKEN_ERRORS } from '../lib/security/tokens.js'
 import { createDpop, DpopError, memoryFirstUse, refusedProof } from '../lib/security/dpop.js'
 import type { AuthOptions } from '../schemas/options.js'
 import { localTokenAllowed, type AuthenticateHook, type HostPrincipal, type Principal } from '../lib/security/principal.js'
@@ -37,12 +37,11 @@ function isLoopback (address: string | undefined): boolean {
 export const RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource'
 
 /** What a DPoP proof is checked against: the request it came with. */
-interface ProofRequest { proof: unknown, method: string, url: string }
+// The URL is built only for a DPoP proof: most requests carry none.
+interface ProofRequest { proof: unknown, method: string, url: () => string }
 interface Checked { principal: Principal, jkt?: string }
 
 export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string, hook?: AuthenticateHook, firstUse?: (key: string, ttlMs: number) => Promise<boolean>) {
-  // Hash both sides so the comparison is constant-time whatever the token's length.
-  const localDigest = digest(opts.bearerToken)
   const allowLocal = localTokenAllowed(opts)
   const jwks = opts.jwtIssuer
     ? createJwks({ issuer: opts.jwtIssuer, timeoutMs: opts.jwksTimeoutMs, cooldownMs: opts.jwksCooldownMs, maxAgeMs: opts.jwksMaxAgeMs })
@@ -107,7 +106,7 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string, 
     if (!match) throw unauthorized('authorization must be "Bearer <token>" or "DPoP <token>"', metadataUrl)
     const dpopScheme = match[1].toLowerCase() === 'dpop'
     const token = match[2]
-    if (!dpopScheme && allowLocal && sameDigest(digest(token), localDigest)) {
+    if (!dpopScheme && allowLocal && sameSecret(token, opts.bearerToken)) {
       return LOCAL
     }
     const jwtShaped = token.split('.').length === 3
@@ -134,7 +133,7 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string, 
     if (found.jkt === undefined) throw unauthorized('the DPoP scheme needs a DPoP-bound token', metadataUrl)
     let jkt: string
     try {
-      jkt = await dpop.verify(proof, { method: request!.method, url: request!.url, accessToken: token })
+      jkt = await dpop.verify(proof, { method: request!.method, url: request!.url(), accessToken: token })
     } catch (err) {
       if (err instanceof DpopError) throw dpopRefused(err.message)
       throw err
@@ -234,7 +233,7 @@ export function createAuth (opts: AuthOptions, prefix = '', publicUrl?: string, 
       result = check(request.headers.authorization, metadata, {
         proof: request.headers.dpop,
         method: request.method,
-        url: `${publicBase(request, publicUrl)}${request.url.split('?')[0]}`
+        url: () => `${publicBase(request, publicUrl)}${request.url.split('?')[0]}`
       })
     } catch (err) {
       return done(err as Error)

@@ -1,15 +1,13 @@
-import { hash } from 'node:crypto'
-
-// The digest as a 32-character string: a Buffer (an ArrayBuffer per request) cost more
-// than the hash itself under load.
-export function digest (value: string): string {
-  return hash('sha256', value, 'binary') // 'binary' is latin1: one character per byte
-}
-
-/** Compares two digests in constant time: every character is looked at, whatever differs. */
-export function sameDigest (a: string, b: string): boolean {
-  let diff = a.length ^ b.length
-  for (let i = 0; i < b.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i)
+/**
+ * Whether `given` is `secret`, in a time that depends on the secret's length alone: every
+ * character of the secret is compared, always at an index inside `given` (no out-of-range read
+ * to take a slower path), and a length that differs is folded in without an early exit. Hashing
+ * both sides first (sha256) did the same at ~1 µs per request.
+ */
+export function sameSecret (given: string, secret: string): boolean {
+  if (given.length === 0) return secret.length === 0
+  let diff = given.length ^ secret.length
+  for (let i = 0; i < secret.length; i++) diff |= given.charCodeAt(i % given.length) ^ secret.charCodeAt(i)
   return diff === 0
 }
 
