@@ -1,6 +1,9 @@
 // Two builds of the server side by side, each run as `npm start` runs it, in interleaved rounds:
 //   git stash && npm run build && rm -rf dist-a && cp -r dist dist-a && git stash pop && npm run build
 //   node bench/ab.mjs dist-a dist [scenario,…]      (envelope,mcpSse,streamableBoth,modern; ROUNDS=5)
+//   A_FLAGS=… B_FLAGS=… node bench/ab.mjs dist dist    one build under two sets of Node flags
+// GAP_MS=… idles both servers that long before each run (the bench's servers idle while the
+// others are measured, and V8 shrinks an idle heap's young generation).
 // A build folder sits beside dist/ (its relative paths to package.json and public/ hold). Per
 // scenario and build, medians over rounds of 50 sessions × 200 calls: calls/s, p99, and the
 // server's CPU per call (µs, from /proc), the figure a change to the request path moves first.
@@ -17,7 +20,9 @@ const scenarios = (list ?? 'envelope,mcpSse,streamableBoth,modern').split(',')
 const ROUNDS = Number(process.env.ROUNDS ?? 5)
 const S = 50
 const K = 200
-const servers = await Promise.all([a, b].map((dir) => spawnShipped({ entry: `${dir}/app.js` })))
+const GAP_MS = Number(process.env.GAP_MS ?? 0)
+const flags = [process.env.A_FLAGS, process.env.B_FLAGS].map((f) => (f ?? '').split(' ').filter(Boolean))
+const servers = await Promise.all([a, b].map((dir, i) => spawnShipped({ entry: `${dir}/app.js`, nodeFlags: flags[i] })))
 const client = fork(new URL('./client.mjs', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
 await new Promise((resolve) => client.once('message', resolve))
 const ask = (scenario, base, k) => new Promise((resolve, reject) => {
@@ -38,6 +43,7 @@ for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? [0, 1] : [1, 0]
     for (const i of order) {
       const { proc, base } = servers[i]
+      if (GAP_MS > 0) await new Promise((resolve) => setTimeout(resolve, GAP_MS))
       const c0 = cpuMs(proc.pid)
       const r = await ask(scenario, base, K)
       if (r.errors > 0) throw new Error(`${scenario} on ${[a, b][i]}: ${r.errors} errors`)
@@ -50,7 +56,8 @@ for (let round = 0; round < ROUNDS; round++) {
 client.kill()
 for (const { proc } of servers) proc.kill('SIGKILL')
 
-console.log(`${ROUNDS} rounds of ${S} × ${K}; medians (A = ${a}, B = ${b})`)
+const named = (dir, i) => flags[i].length > 0 ? `${dir} ${flags[i].join(' ')}` : dir
+console.log(`${ROUNDS} rounds of ${S} × ${K}${GAP_MS > 0 ? `, ${GAP_MS} ms idle before each` : ''}; medians (A = ${named(a, 0)}, B = ${named(b, 1)})`)
 console.log('| scenario | calls/s A | calls/s B | p99 ms A | p99 ms B | server µs/call A | server µs/call B |')
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const scenario of scenarios) {
