@@ -2,7 +2,7 @@
  * Whether `given` is `secret`, in a time that depends on the secret's length alone: every
  * character of the secret is compared, always at an index inside `given` (no out-of-range read
  * to take a slower path), and a length that differs is folded in without an early exit. Hashing
- * both sides first (sha256) did the same at ~1 µs per request.
+ * both sides first (sha256) did the same for ~0.4 µs more per request.
  */
 export function sameSecret (given: string, secret: string): boolean {
   if (given.length === 0) return secret.length === 0
