@@ -63,6 +63,7 @@ function answerOf (res, id) {
 
 /** Set by a request's `params.timeline`: sessions() then also returns when each call started. */
 let timeline = false
+let idleBatches = 0
 
 let told = 0
 /** Says why a call failed, for the first few. */
@@ -263,16 +264,20 @@ const scenarios = {
     })
   },
 
-  /** Opens N idle streams and keeps them until told to close. */
+  /**
+   * Opens N idle streams (sessions of their own, whatever was opened before) and keeps them, with
+   * the earlier calls' streams, until told to close.
+   */
   async idle ({ base, N }) {
     const open = []
     let failed = 0
+    const batchId = idleBatches++
     for (let i = 0; i < N; i += 200) {
       const batch = await Promise.allSettled(Array.from({ length: Math.min(200, N - i) }, (_, j) =>
-        openStream(`${base}/events?session_id=idle-${process.pid}-${i + j}`, {}, () => {})))
+        openStream(`${base}/events?session_id=idle-${process.pid}-${batchId}-${i + j}`, {}, () => {})))
       for (const r of batch) r.status === 'fulfilled' ? open.push(r.value) : failed++
     }
-    globalThis.idleStreams = open
+    globalThis.idleStreams = [...(globalThis.idleStreams ?? []), ...open]
     return { opened: open.length, failed }
   },
 
