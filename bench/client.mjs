@@ -63,6 +63,7 @@ function answerOf (res, id) {
 
 /** Set by a request's `params.timeline`: sessions() then also returns when each call started. */
 let timeline = false
+/** Numbers each idle() call, so its sessions are its own. */
 let idleBatches = 0
 
 let told = 0
