@@ -7,8 +7,7 @@
 // A build folder sits beside dist/ (its relative paths to package.json and public/ hold). Per
 // scenario and build, medians over rounds of 50 sessions × 200 calls: calls/s, p99, and the
 // server's CPU per call (µs, from /proc), the figure a change to the request path moves first.
-import { fork } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { cpuMs, percentile, startLoadClient } from './load.mjs'
 import { spawnShipped } from './shipped.mjs'
 
 const [a, b, list] = process.argv.slice(2)
@@ -23,16 +22,9 @@ const K = 200
 const GAP_MS = Number(process.env.GAP_MS ?? 0)
 const flags = [process.env.A_FLAGS, process.env.B_FLAGS].map((f) => (f ?? '').split(' ').filter(Boolean))
 const servers = await Promise.all([a, b].map((dir, i) => spawnShipped({ entry: `${dir}/app.js`, nodeFlags: flags[i] })))
-const client = fork(new URL('./client.mjs', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-await new Promise((resolve) => client.once('message', resolve))
-const ask = (scenario, base, k) => new Promise((resolve, reject) => {
-  client.once('message', (m) => m.ok ? resolve(m.result) : reject(new Error(`${scenario}: ${m.error}`)))
-  client.send({ scenario, params: { base, S, K: k } })
-})
-/** CPU ms a process has used (utime + stime, in clock ticks of 10 ms). */
-const cpuMs = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10 }
-const pct = (xs, p) => { const s = Float64Array.from(xs).sort(); return s[Math.min(s.length - 1, Math.floor(p * s.length))] }
-const median = (xs) => pct(xs, 0.5)
+const { proc: client, ask: run } = await startLoadClient()
+const ask = (scenario, base, k) => run(scenario, { base, S, K: k })
+const median = (xs) => percentile(xs, 0.5)
 
 // Warm-up: the JIT settles on each build before anything is measured.
 for (const scenario of scenarios) for (const { base } of servers) await ask(scenario, base, 100)
@@ -49,7 +41,7 @@ for (let round = 0; round < ROUNDS; round++) {
       if (r.errors > 0) throw new Error(`${scenario} on ${[a, b][i]}: ${r.errors} errors`)
       const key = `${scenario} ${i}`
       if (!runs.has(key)) runs.set(key, [])
-      runs.get(key).push({ callsPerSec: r.latencies.length / r.seconds, p99: pct(r.latencies, 0.99), cpuUs: 1000 * (cpuMs(proc.pid) - c0) / r.latencies.length })
+      runs.get(key).push({ callsPerSec: r.latencies.length / r.seconds, p99: percentile(r.latencies, 0.99), cpuUs: 1000 * (cpuMs(proc.pid) - c0) / r.latencies.length })
     }
   }
 }

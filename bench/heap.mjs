@@ -7,6 +7,7 @@ import { fork } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { startLoadClient } from './load.mjs'
 import { spawnShipped } from './shipped.mjs'
 
 const N = Number(process.argv[2] ?? 2000)
@@ -16,12 +17,7 @@ const preload = new URL('./heap-preload.cjs', here).pathname
 const dir = mkdtempSync(join(tmpdir(), 'heap-'))
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-const client = fork(new URL('./client.mjs', here), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-await new Promise((resolve) => client.once('message', resolve))
-const ask = (scenario, params) => new Promise((resolve, reject) => {
-  client.once('message', (m) => m.ok ? resolve(m.result) : reject(new Error(m.error)))
-  client.send({ scenario, params })
-})
+const { proc: client, ask } = await startLoadClient()
 
 /** Self sizes summed by constructor name (objects) or by kind (everything else). */
 function byGroup (file) {
@@ -38,9 +34,9 @@ function byGroup (file) {
   return groups
 }
 
-let shot = 0
-async function snapshot (proc, out) {
-  const file = `${out}-${shot++}.heapsnapshot`
+/** The n-th snapshot the preload writes for `out` (it numbers them from 0). */
+async function snapshot (proc, out, n) {
+  const file = `${out}-${n}.heapsnapshot`
   proc.kill('SIGWINCH')
   while (!existsSync(file)) await sleep(50)
   const groups = byGroup(file)
@@ -50,12 +46,11 @@ async function snapshot (proc, out) {
 
 /** Heap bytes per stream, by group: the second snapshot less the first, over N. */
 async function measure (name, proc, base, out) {
-  shot = 0
   await ask('envelope', { base, S: 50, K: 100 })
-  const before = await snapshot(proc, out)
+  const before = await snapshot(proc, out, 0)
   const { opened } = await ask('idle', { base, N })
   await sleep(500)
-  const after = await snapshot(proc, out)
+  const after = await snapshot(proc, out, 1)
   await ask('closeIdle', {})
   if (opened !== N) throw new Error(`${name}: ${opened} of ${N} streams opened`)
   const perStream = new Map()

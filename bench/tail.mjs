@@ -10,6 +10,7 @@ import { fork } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { cpuMs, percentile, startLoadClient } from './load.mjs'
 import { spawnShipped } from './shipped.mjs'
 
 const scenarios = (process.argv[2] ?? 'envelope,mcpSse,streamableBoth,modern').split(',')
@@ -22,15 +23,8 @@ const here = new URL('.', import.meta.url)
 const floor = fork(new URL('./server.mjs', here), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
 const floorBase = `http://127.0.0.1:${(await new Promise((resolve) => floor.once('message', resolve))).port}`
 const { proc: server, base } = await spawnShipped({ nodeFlags: ['--require', new URL('./tail-preload.cjs', here).pathname], env: { TAIL_GC_OUT: gcOut } })
-const client = fork(new URL('./client.mjs', here), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-await new Promise((resolve) => client.once('message', resolve))
-const ask = (scenario, b, k) => new Promise((resolve, reject) => {
-  client.once('message', (m) => m.ok ? resolve(m.result) : reject(new Error(m.error)))
-  client.send({ scenario, params: { base: b, S, K: k, timeline: true } })
-})
-/** CPU ms a process has used (utime + stime, in clock ticks of 10 ms). */
-const cpuMs = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10 }
-const pct = (xs, p) => { const s = Float64Array.from(xs).sort(); return s[Math.min(s.length - 1, Math.floor(p * s.length))] }
+const { proc: client, ask: run } = await startLoadClient()
+const ask = (scenario, b, k) => run(scenario, { base: b, S, K: k, timeline: true })
 const overlaps = (gcs, start, end) => gcs.some(([t, d]) => t < end && t + d > start)
 
 /** One run; `ours` (the shipped server) also has its GC pauses recorded for the run. */
@@ -48,7 +42,7 @@ async function measure (scenario, b, ours) {
     await new Promise((resolve) => setTimeout(resolve, 100))
     gcs = JSON.parse(readFileSync(gcOut, 'utf8'))
   }
-  const p99 = pct(r.latencies, 0.99)
+  const p99 = percentile(r.latencies, 0.99)
   const sessions = new Set()
   const windows = new Set()
   let inGc = 0
@@ -64,8 +58,8 @@ async function measure (scenario, b, ours) {
   }
   return {
     callsPerSec: r.latencies.length / r.seconds,
-    p50: pct(r.latencies, 0.5),
-    p90: pct(r.latencies, 0.9),
+    p50: percentile(r.latencies, 0.5),
+    p90: percentile(r.latencies, 0.9),
     p99,
     clientCpu: (c1 - c0) / r.seconds / 10,
     serverCpu: (s1 - s0) / r.seconds / 10,
@@ -89,7 +83,7 @@ const f = (n, d = 1) => Number.isFinite(n) ? n.toFixed(d) : '–'
 console.log('| scenario | calls/s | p50 ms | p90 ms | p99 ms | client CPU % | server CPU % | slow calls: sessions | : 2 ms windows | : in a server GC % | server GC ms/run |')
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
 for (const [name, rs] of Object.entries(rows)) {
-  const m = (k) => pct(rs.map((x) => x[k]), 0.5)
+  const m = (k) => percentile(rs.map((x) => x[k]), 0.5)
   console.log(`| ${name === 'floor' ? 'floor (bare node:http envelope)' : name} | ${f(m('callsPerSec'), 0)} | ${f(m('p50'), 2)} | ${f(m('p90'), 2)} | ${f(m('p99'), 2)} | ${f(m('clientCpu'), 0)} | ${f(m('serverCpu'), 0)} | ${f(m('slowSessions'), 0)} | ${f(m('slowWindows'), 0)} | ${f(m('slowInGc'), 0)} | ${name === 'floor' ? '–' : f(m('serverGcMs'))} |`)
 }
 server.kill('SIGKILL')
