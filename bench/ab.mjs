@@ -3,7 +3,8 @@
 //   node bench/ab.mjs dist-a dist [scenario,…]      (envelope,mcpSse,streamableBoth,modern; ROUNDS=5)
 //   A_FLAGS=… B_FLAGS=… node bench/ab.mjs dist dist    one build under two sets of Node flags
 // GAP_MS=… idles both servers that long before each run (the bench's servers idle while the
-// others are measured, and V8 shrinks an idle heap's young generation).
+// others are measured, and V8 shrinks an idle heap's young generation); WARM_K=… then runs an
+// untimed S × WARM_K calls on each right before its measured run, as the bench does.
 // A build folder sits beside dist/ (its relative paths to package.json and public/ hold). Per
 // scenario and build, medians over rounds of 50 sessions × 200 calls: calls/s, p99, and the
 // server's CPU per call (µs, from /proc), the figure a change to the request path moves first.
@@ -20,6 +21,7 @@ const ROUNDS = Number(process.env.ROUNDS ?? 5)
 const S = 50
 const K = 200
 const GAP_MS = Number(process.env.GAP_MS ?? 0)
+const WARM_K = Number(process.env.WARM_K ?? 0)
 const flags = [process.env.A_FLAGS, process.env.B_FLAGS].map((f) => (f ?? '').split(' ').filter(Boolean))
 const servers = await Promise.all([a, b].map((dir, i) => spawnShipped({ entry: `${dir}/app.js`, nodeFlags: flags[i] })))
 const { proc: client, ask: run } = await startLoadClient()
@@ -36,6 +38,7 @@ for (let round = 0; round < ROUNDS; round++) {
     for (const i of order) {
       const { proc, base } = servers[i]
       if (GAP_MS > 0) await new Promise((resolve) => setTimeout(resolve, GAP_MS))
+      if (WARM_K > 0) await ask(scenario, base, WARM_K)
       const c0 = cpuMs(proc.pid)
       const r = await ask(scenario, base, K)
       if (r.errors > 0) throw new Error(`${scenario} on ${[a, b][i]}: ${r.errors} errors`)

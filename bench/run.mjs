@@ -21,6 +21,7 @@ const S = value('sessions', quick ? 5 : 50)
 const K = value('calls', quick ? 20 : 200)
 const N = value('streams', quick ? 200 : 10_000)
 const ROUNDS = value('rounds', quick ? 1 : 9)
+const WARM_K = Math.min(K, 40)
 const INSTANCES = value('instances', 0)
 const here = new URL('.', import.meta.url)
 
@@ -71,8 +72,20 @@ async function roundTrips (client, base, scenario) {
 const median = (xs) => pct(xs, 0.5)
 
 /**
+ * One measured run, right after an untimed one of S × WARM_K calls on the same server. A server
+ * that idled while the others were measured (most of a round, for all but the floor, which runs
+ * before every scenario) starts slower: V8 shrank its young generation and the machine runs it
+ * slower for a while. Without this, each run measured how fast a server got back from idle,
+ * which the floor never had to; `node bench/ab.mjs` with GAP_MS=15000 and WARM_K (docs/performance.md).
+ */
+async function warmRun (client, base, scenario) {
+  await run(client, scenario, { base, S, K: WARM_K })
+  return run(client, scenario, { base, S, K })
+}
+
+/**
  * Runs every [name, base, scenario] once per round, after one warm-up each, each one right after
- * a floor run of its own (the first entry): on this shared machine a slow second can hit any
+ * a floor run of its own (the first entry), every run after an untimed one (warmRun): on this shared machine a slow second can hit any
  * run, and a floor measured next to the scenario shares it. Returns per name: median calls/s,
  * p50 and p99, and the medians of the per-round ratios to the paired floor run.
  */
@@ -89,10 +102,10 @@ async function interleaved (client, entries) {
     // its replay history) would otherwise always hand its GC work to the same next scenario.
     const order = [...measured.slice(r % measured.length), ...measured.slice(0, r % measured.length)]
     for (const [name, base, scenario] of order) {
-      const floor = summarize(await run(client, floorScenario, { base: floorBase, S, K }))
+      const floor = summarize(await warmRun(client, floorBase, floorScenario))
       floors.push(floor)
       paired[name] = floor
-      round[name] = summarize(await run(client, scenario, { base, S, K }))
+      round[name] = summarize(await warmRun(client, base, scenario))
     }
     rounds.push({ round, paired })
   }
