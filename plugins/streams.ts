@@ -6,6 +6,7 @@ import { END_EVENT, formatEvent, startSse, waitForDrain, type SseEvent } from '.
 import type { SessionStore } from '../lib/stores/session-store.js'
 import { createDeliver } from '../lib/http/deliver.js'
 import type { SseOptions } from '../schemas/options.js'
+import { clock } from '../lib/clock.js'
 
 export interface ServeOptions {
   sessionId: string
@@ -49,6 +50,13 @@ type SseResponse = ServerResponse & { [kStream]?: LiveStream }
 /** Every stream's socket 'close' listener: the stream is found on the response. */
 function onRawClose (this: SseResponse): void { this[kStream]?.cleanup() }
 
+// A stream's five flags, in one small integer: five boolean fields would be five pointers.
+const CLOSED = 1
+const DIRTY = 2
+const PUMPING = 4
+const REPLACED = 8
+const STORE_TROUBLE = 16
+
 const READ_BATCH = 100
 const STORE_RETRY_MS = 500
 
@@ -88,11 +96,11 @@ export function createStreams (
 
   // One timer for every stream: idle ones get a comment so proxies keep them open.
   const pinger = setInterval(() => {
-    const idleSince = Date.now() - opts.pingIntervalMs * 0.9
+    const idleSince = clock() - opts.pingIntervalMs * 0.9
     for (const s of live.values()) {
       if (s.lastWrite <= idleSince) {
         s.raw.write(': ping\n\n')
-        s.lastWrite = Date.now()
+        s.lastWrite = clock()
       }
     }
   }, opts.pingIntervalMs)
@@ -104,21 +112,30 @@ export function createStreams (
    * its store watcher, and an idle stream's bytes count.
    */
   class Stream implements LiveStream {
-    replaced = false
-    lastWrite = Date.now()
-    closed = false
-    // The pump runs while there is something to read and returns when there is not: an idle
-    // stream holds no parked async function (its promise and generator), only this state.
-    dirty = true
-    pumping = false
+    // The pump runs while there is something to read and returns when there is not (DIRTY,
+    // PUMPING): an idle stream holds no parked async function (its promise and generator).
+    flags = DIRTY
+    lastWrite = clock()
     after: string | null
     // When the last frame written was a JSON-RPC notification (0: it was not).
     lastNotice = 0
-    storeTrouble = false
+    readonly sessionId: string
+    readonly owner: string
+    readonly gapFrame: (() => SseEvent) | undefined
+    /** The caller's options when it gave any a plain session stream does not use, else undefined. */
+    readonly o: ServeOptions | undefined
     readonly unwatch: () => void
     readonly expiry: NodeJS.Timeout | undefined
 
-    constructor (readonly raw: SseResponse, readonly o: ServeOptions, readonly key: string) {
+    constructor (readonly raw: SseResponse, o: ServeOptions, readonly key: string) {
+      this.sessionId = o.sessionId
+      this.owner = o.owner
+      this.gapFrame = o.gapFrame
+      // An idle envelope stream keeps no options object of its own, only the fields above.
+      this.o = o.stream !== undefined || o.idPrefix !== undefined || o.onClose !== undefined ||
+        o.onAbandoned !== undefined || o.separateResponses === true
+        ? o
+        : undefined
       this.after = o.lastEventId
       this.unwatch = store.watch(o.sessionId, () => this.wake())
       this.expiry = o.expiresAt === undefined
@@ -128,8 +145,15 @@ export function createStreams (
       raw[kStream] = this
     }
 
-    get sessionId (): string { return this.o.sessionId }
-    get owner (): string { return this.o.owner }
+    get closed (): boolean { return (this.flags & CLOSED) !== 0 }
+    get dirty (): boolean { return (this.flags & DIRTY) !== 0 }
+    set dirty (on: boolean) { this.flags = on ? this.flags | DIRTY : this.flags & ~DIRTY }
+    get pumping (): boolean { return (this.flags & PUMPING) !== 0 }
+    set pumping (on: boolean) { this.flags = on ? this.flags | PUMPING : this.flags & ~PUMPING }
+    get replaced (): boolean { return (this.flags & REPLACED) !== 0 }
+    set replaced (on: boolean) { this.flags = on ? this.flags | REPLACED : this.flags & ~REPLACED }
+    get storeTrouble (): boolean { return (this.flags & STORE_TROUBLE) !== 0 }
+    set storeTrouble (on: boolean) { this.flags = on ? this.flags | STORE_TROUBLE : this.flags & ~STORE_TROUBLE }
 
     wake (): void {
       this.dirty = true
@@ -145,26 +169,26 @@ export function createStreams (
 
     cleanup (): void {
       if (this.closed) return
-      this.closed = true
-      const { o, key } = this
+      this.flags |= CLOSED
+      const { o, key, owner, sessionId } = this
       clearTimeout(this.expiry)
       this.unwatch()
       if (live.get(key) === this) live.delete(key)
-      const n = (perOwner.get(o.owner) ?? 1) - 1
-      if (n > 0) perOwner.set(o.owner, n)
-      else perOwner.delete(o.owner)
+      const n = (perOwner.get(owner) ?? 1) - 1
+      if (n > 0) perOwner.set(owner, n)
+      else perOwner.delete(owner)
       this.raw.off('close', onRawClose)
       if (!this.replaced && !closing) {
         // The client left (or was cut as too slow). Its calls run on for a reconnect to collect
         // their results; if none comes within the grace time, they are aborted.
         const timer = setTimeout(() => {
           abandoned.delete(key)
-          if (!live.has(key)) (o.onAbandoned ?? (() => onAbandoned(o.sessionId)))()
+          if (!live.has(key)) (o?.onAbandoned ?? (() => onAbandoned(sessionId)))()
         }, opts.reconnectGraceMs)
         timer.unref()
         abandoned.set(key, timer)
       }
-      o.onClose?.()
+      o?.onClose?.()
     }
 
     startPump (): void {
@@ -175,18 +199,18 @@ export function createStreams (
         if (this.dirty && !this.closed) this.startPump()
       }, (err: unknown) => {
         this.pumping = false
-        log.warn({ err, sessionId: this.o.sessionId }, 'SSE stream ended on a store error')
+        log.warn({ err, sessionId: this.sessionId }, 'SSE stream ended on a store error')
         this.end('stream interrupted; reconnect to resume')
       })
     }
 
     async pump (): Promise<void> {
-      const { raw, o } = this
+      const { raw, o, sessionId } = this
       while (!this.closed && this.dirty) {
         this.dirty = false
         let batch: Awaited<ReturnType<SessionStore['read']>>
         try {
-          batch = await store.read(o.sessionId, this.after, READ_BATCH, o.stream)
+          batch = await store.read(sessionId, this.after, READ_BATCH, o?.stream)
         } catch (err) {
           // A deleted or expired session ends its stream; a store outage (Redis restarting) is
           // waited out with the stream open, so the client loses nothing and need not reconnect.
@@ -194,7 +218,7 @@ export function createStreams (
             this.end('session ended')
             return
           }
-          if (!this.storeTrouble) log.warn({ err, sessionId: o.sessionId }, 'session store unavailable; stream waiting')
+          if (!this.storeTrouble) log.warn({ err, sessionId }, 'session store unavailable; stream waiting')
           this.storeTrouble = true
           await new Promise((resolve) => setTimeout(resolve, STORE_RETRY_MS))
           this.dirty = true
@@ -205,7 +229,7 @@ export function createStreams (
         if (this.closed) return
         // Any gap the reader crosses is announced, on a fresh stream or a live one whose reader
         // fell behind the retention limits.
-        if (gap && o.gapFrame) raw.write(formatEvent(o.gapFrame()))
+        if (gap && this.gapFrame) raw.write(formatEvent(this.gapFrame()))
         for (const ev of events) {
           if (ev.event === END_EVENT) {
             this.replaced = true // finished, not abandoned: nothing to abort later
@@ -214,20 +238,20 @@ export function createStreams (
           }
           // A JSON-RPC response right after a notification gets a network write of its own (see
           // NOTICE): clients handle notifications a microtask late, responses at once.
-          const notice = o.separateResponses === true && ev.data.startsWith(NOTICE)
+          const notice = o?.separateResponses === true && ev.data.startsWith(NOTICE)
           if (!notice && this.lastNotice > 0 && ev.data.startsWith(JSONRPC)) {
             await apart(raw, this.lastNotice)
             if (this.closed) return
           }
           this.lastNotice = notice ? performance.now() : 0
-          const flushed = raw.write(formatEvent(o.idPrefix ? { ...ev, id: o.idPrefix + ev.id } : ev))
+          const flushed = raw.write(formatEvent(o?.idPrefix ? { ...ev, id: o.idPrefix + ev.id } : ev))
           this.after = ev.id
-          this.lastWrite = Date.now()
+          this.lastWrite = clock()
           // Backpressure: stop pulling from the log until the socket drains. A consumer that
           // stays slow is cut; the unsent frames stay in the log for its reconnect.
           if (!flushed && !(await waitForDrain(raw, opts.writeTimeoutMs))) {
             if (!this.closed) {
-              log.warn({ sessionId: o.sessionId }, 'SSE consumer too slow; closing its stream')
+              log.warn({ sessionId }, 'SSE consumer too slow; closing its stream')
               raw.destroy()
               this.cleanup()
             }
@@ -238,7 +262,7 @@ export function createStreams (
         // Entries of other streams were looked at too; the next read starts after them.
         if (batch.last !== null) this.after = batch.last
         // Best effort: a failed ack only means a fresh stream may replay these frames.
-        if (events.length > 0 && !o.stream) await store.ack(o.sessionId, this.after!).catch(() => {})
+        if (events.length > 0 && !o?.stream) await store.ack(sessionId, this.after!).catch(() => {})
         if (batch.more) this.dirty = true
       }
     }

@@ -4,6 +4,7 @@ import type { SessionInfo } from './session-store.js'
 export interface Session extends SessionInfo {
   log: EventLog
   cursor: number
+  /** By clock() (lib/clock.ts), as orderedAt. */
   lastActive: number
   /** Its readers' wake-ups: see addWatcher. */
   watchers: Wake | Wake[] | undefined

@@ -1,5 +1,6 @@
 import { getHeapStatistics } from 'node:v8'
 import { AppError } from '../errors.js'
+import { clock } from '../clock.js'
 import { EventLog, NO_EVENTS } from './event-log.js'
 import { createMemoryShared } from './memory-shared.js'
 import { addWatcher, pickIdle, removeWatcher, wakeAll, type Session } from './memory-lru.js'
@@ -47,7 +48,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
   }
 
   function evictOne (order: Iterable<string>): boolean {
-    const victim = pickIdle(order, (id) => sessions.get(id), (s) => { s.orderedAt = 0; touch(s, s.watchers !== undefined ? Date.now() : s.lastActive) })
+    const victim = pickIdle(order, (id) => sessions.get(id), (s) => { s.orderedAt = -Infinity; touch(s, s.watchers !== undefined ? clock() : s.lastActive) })
     if (!victim) return false
     sessions.delete(victim.id)
     forget(victim)
@@ -58,8 +59,8 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
   // One sweep for all sessions rather than a timer per session. A session with a live reader
   // is in use, so it is refreshed instead of expired.
   const sweep = setInterval(() => {
-    const now = Date.now()
-    shared.sweep(now)
+    shared.sweep(Date.now())
+    const now = clock()
     for (const [id, s] of sessions) {
       if (s.watchers !== undefined || s.pins > 0) s.lastActive = now
       else if (now - s.lastActive > ttlMs) {
@@ -72,7 +73,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
 
   function live (sessionId: string): Session | undefined {
     const s = sessions.get(sessionId)
-    if (s && s.watchers === undefined && Date.now() - s.lastActive > ttlMs) {
+    if (s && s.watchers === undefined && clock() - s.lastActive > ttlMs) {
       sessions.delete(sessionId)
       forget(s)
       return undefined
@@ -102,7 +103,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
     kind: 'memory',
 
     async open (sessionId, owner, options) {
-      const now = Date.now()
+      const now = clock()
       const existing = live(sessionId)
       if (existing) {
         if (existing.owner !== owner) {
@@ -119,13 +120,14 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       if (sessions.size >= maxSessions && !evictOne(sessions.keys())) {
         throw new AppError(503, 'too_many_sessions', `all ${maxSessions} sessions are in use (streaming or running calls); retry later`)
       }
+      const createdAt = Date.now()
       mine.sessions++
       mine.ids.add(sessionId)
       owners.set(owner, mine)
       sessions.set(sessionId, {
-        id: sessionId, owner, createdAt: now, log: NO_EVENTS, cursor: 0, lastActive: now, watchers: undefined, replay: options?.replay ?? true, pins: 0, orderedAt: now
+        id: sessionId, owner, createdAt, log: NO_EVENTS, cursor: 0, lastActive: now, watchers: undefined, replay: options?.replay ?? true, pins: 0, orderedAt: now
       })
-      return { id: sessionId, owner, createdAt: now }
+      return { id: sessionId, owner, createdAt }
     },
 
     async get (sessionId) {
@@ -143,7 +145,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
       const owner = owners.get(s.owner)!
       owner.bytes += size
       totalBytes += size
-      s.lastActive = Date.now()
+      s.lastActive = clock()
       // Keep at least the newest event even if it alone exceeds a cap.
       while (s.log.length > 1 && (s.log.length > opts.maxEvents || s.log.bytes > opts.maxBytes ||
         owner.bytes > opts.maxBytesPerPrincipal || totalBytes > maxTotalBytes)) {
@@ -197,7 +199,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
     watch (sessionId, onWake) {
       const s = mustGet(sessionId)
       addWatcher(s, onWake)
-      return () => { removeWatcher(s, onWake); if (sessions.get(s.id) === s) touch(s, Date.now()) }
+      return () => { removeWatcher(s, onWake); if (sessions.get(s.id) === s) touch(s, clock()) }
     },
 
     pin (sessionId) {
@@ -209,7 +211,7 @@ export function createMemoryStore (opts: SessionOptions): SessionStore {
         if (done) return
         done = true
         s.pins--
-        if (sessions.get(s.id) === s) touch(s, Date.now())
+        if (sessions.get(s.id) === s) touch(s, clock())
       }
     },
 
