@@ -130,14 +130,51 @@ async function interleaved (client, entries) {
   return out
 }
 
+/** Least-squares slope of ys against xs. */
+function slope (xs, ys) {
+  const mx = xs.reduce((a, b) => a + b, 0) / xs.length
+  const my = ys.reduce((a, b) => a + b, 0) / ys.length
+  let num = 0
+  let den = 0
+  for (let i = 0; i < xs.length; i++) {
+    num += (xs[i] - mx) * (ys[i] - my)
+    den += (xs[i] - mx) ** 2
+  }
+  return num / den
+}
+
+/**
+ * N idle streams opened in IDLE_STEPS equal steps, RSS and heap read after each: bytes per stream
+ * as the whole difference over N, and as the slope of a line fitted through every step. RSS grows
+ * by the heap's and the allocator's steps, 6–11 KiB per stream over one 5,000-stream step for
+ * either server (docs/performance.md): one difference lands wherever a step fell, the fit less so.
+ */
+const IDLE_STEPS = 5
 async function idleCapacity (client, server) {
-  const before = await server.mem()
-  const { opened, failed } = await run(client, 'idle', { base: server.base, N })
-  await new Promise((resolve) => setTimeout(resolve, 500))
-  const after = await server.mem()
+  const points = [{ opened: 0, ...(await server.mem()) }]
+  let opened = 0
+  let failed = 0
+  for (let step = 1; step <= IDLE_STEPS; step++) {
+    const r = await run(client, 'idle', { base: server.base, N: Math.round(N * step / IDLE_STEPS) - Math.round(N * (step - 1) / IDLE_STEPS) })
+    opened += r.opened
+    failed += r.failed
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    points.push({ opened, ...(await server.mem()) })
+  }
+  const [before, after] = [points[0], points.at(-1)]
   const during = summarize(await run(client, 'envelope', { base: server.base, S: 1, K: 10 }))
   await run(client, 'closeIdle', {})
-  return { opened, failed, rssPerStreamKiB: (after.rss - before.rss) / 1024 / opened, heapPerStreamKiB: (after.heapUsed - before.heapUsed) / 1024 / opened, callWhileHeldMs: during.max, errors: during.errors + failed }
+  const kib = (bytes) => bytes / 1024
+  return {
+    opened,
+    failed,
+    rssPerStreamKiB: kib(after.rss - before.rss) / opened,
+    rssSlopeKiB: kib(slope(points.map((p) => p.opened), points.map((p) => p.rss))),
+    heapPerStreamKiB: kib(after.heapUsed - before.heapUsed) / opened,
+    steps: points.map((p) => ({ opened: p.opened, rssKiB: Math.round(kib(p.rss)), heapKiB: Math.round(kib(p.heapUsed)) })),
+    callWhileHeldMs: during.max,
+    errors: during.errors + failed
+  }
 }
 
 async function startRedis (extra = []) {
@@ -383,9 +420,9 @@ curve.envelope.forEach((e, i) => {
 })
 const fi = results.floor.idle
 const ai = results.app.idle
-lines.push('', `| ${N} idle streams | opened | RSS KiB/stream | heap KiB/stream | one call while held, ms |`, '| --- | ---: | ---: | ---: | ---: |')
-lines.push(`| floor | ${fi.opened} | ${fmt(fi.rssPerStreamKiB)} | ${fmt(fi.heapPerStreamKiB)} | ${fmt(fi.callWhileHeldMs)} |`)
-lines.push(`| DataPulseSSE | ${ai.opened} | ${fmt(ai.rssPerStreamKiB)} | ${fmt(ai.heapPerStreamKiB)} | ${fmt(ai.callWhileHeldMs)} |`)
+lines.push('', `| ${N} idle streams | opened | RSS KiB/stream | RSS KiB/stream, fit over ${IDLE_STEPS} steps | heap KiB/stream | one call while held, ms |`, '| --- | ---: | ---: | ---: | ---: | ---: |')
+lines.push(`| floor | ${fi.opened} | ${fmt(fi.rssPerStreamKiB)} | ${fmt(fi.rssSlopeKiB)} | ${fmt(fi.heapPerStreamKiB)} | ${fmt(fi.callWhileHeldMs)} |`)
+lines.push(`| DataPulseSSE | ${ai.opened} | ${fmt(ai.rssPerStreamKiB)} | ${fmt(ai.rssSlopeKiB)} | ${fmt(ai.heapPerStreamKiB)} | ${fmt(ai.callWhileHeldMs)} |`)
 
 const fast = (r) => ratioOf(r, f) >= 1.0 && p99RatioOf(r, f) <= 1.2
 const ps = results.peers
@@ -402,7 +439,7 @@ const targets = [
   [`envelope flat: ${curve.envelope.at(-1).sessions} sessions ≥ 0.8× the calls/s of ${curve.envelope[0].sessions}`, last('envelope') >= 0.8],
   [`Streamable HTTP flat: ${curve.streamableBoth.at(-1).sessions} sessions ≥ 0.8× the calls/s of ${curve.streamableBoth[0].sessions}`, last('streamableBoth') >= 0.8],
   // The issue's target: an idle stream costs no more than the floor's, measured the same way.
-  [`${N} idle streams: no more RSS each than the floor's`, ai.opened === N && fi.opened === N && ai.rssPerStreamKiB <= fi.rssPerStreamKiB],
+  [`${N} idle streams: no more RSS each than the floor's (the fit over ${IDLE_STEPS} steps)`, ai.opened === N && fi.opened === N && ai.rssSlopeKiB <= fi.rssSlopeKiB],
   ['a call < 50 ms while they are held', ai.callWhileHeldMs < 50],
   ...(rd ? [['envelope on Redis ≥ 0.8× in memory', ratioOf(rd.single, rd.memory) >= 0.8]] : []),
   ...(results.app.fleet ? [[`Redis publish cost flat from 2 to ${INSTANCES} instances (≥ 0.8×, paired rounds)`, results.app.fleet[INSTANCES].ratio >= 0.8]] : [])

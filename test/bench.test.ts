@@ -19,6 +19,8 @@ t.test('the quick bench runs end to end and verifies every answer', async (t) =>
   t.match(result.table, /\| floor again, a second process \(this run's noise\) \|/)
   t.equal(result.app.idle.opened, result.params.N, 'every idle stream opened')
   t.ok(Number.isFinite(result.app.idle.rssPerStreamKiB))
+  t.ok(Number.isFinite(result.app.idle.rssSlopeKiB), 'RSS per idle stream is also fitted over the steps')
+  t.equal(result.app.idle.steps.length, 6, 'RSS read before and after each of five steps')
   for (const peer of ['v1Streamable', 'v1Sse', 'v2Modern', 'tmcpStreamable', 'tmcpModern', 'fastmcpStreamable', 'fastmcpSse', 'handlerStreamable', 'handlerModern', 'honoStreamable']) {
     t.equal(result.peers[peer].calls, result.params.S * result.params.K * result.params.rounds, `peer ${peer}: every call answered`)
   }
