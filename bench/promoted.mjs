@@ -1,7 +1,8 @@
 // What a scenario leaves in the old generation: objects that outlived young collections and
 // were then collected by a major GC (each one copied by scavenges, marked, and a reason for the
 // next full GC), by allocating function and its two callers, in bytes per call.
-//   node bench/promoted.mjs [scenario]      (envelope by default; RUNS=4 runs of 50 × 200 calls)
+//   node bench/promoted.mjs [scenario]      (envelope by default; RUNS=4 runs of 50 × 200 calls;
+//                                            `idle`: per stream opened, 2,000 a run, all kept)
 // The server runs as `npm start` does, with bench/promoted-preload.cjs loaded to drive V8's
 // sampling heap profiler (`includeObjectsCollectedByMajorGC`); live objects are in it too.
 import { fork } from 'node:child_process'
@@ -19,7 +20,8 @@ const out = join(dir, 'profile.json')
 const { proc, base } = await spawnShipped({ nodeFlags: ['--require', new URL('./promoted-preload.cjs', import.meta.url).pathname], env: { PROMOTED_OUT: out } })
 const client = fork(new URL('./client.mjs', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
 await new Promise((resolve) => client.once('message', resolve))
-const load = () => new Promise((resolve) => { client.once('message', resolve); client.send({ scenario, params: { base, S, K } }) })
+// `idle` opens 2,000 streams per run and keeps them: what opening a stream leaves behind.
+const load = () => new Promise((resolve) => { client.once('message', resolve); client.send({ scenario, params: { base, S, K, N: 2000 } }) })
 // Warm-up: the JIT and the first sessions' set-up are not what a steady load leaves behind.
 for (let i = 0; i < 3; i++) await load()
 proc.kill('SIGWINCH')
@@ -28,7 +30,7 @@ let calls = 0
 for (let i = 0; i < RUNS; i++) {
   const reply = await load()
   if (!reply.ok) throw new Error(`${scenario}: ${reply.error}`)
-  calls += reply.result.latencies.length
+  calls += reply.result.latencies?.length ?? reply.result.opened
 }
 proc.kill('SIGWINCH')
 while (!existsSync(out)) await new Promise((resolve) => setTimeout(resolve, 100))
