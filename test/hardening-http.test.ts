@@ -81,6 +81,21 @@ t.test('sockets are capped in all and per address; idle ones do not hold the ser
   for (const s of sockets) s.destroy()
   await new Promise((resolve) => setTimeout(resolve, 100))
   t.equal((await request('GET', `${srv.url}/health`)).status, 200, 'the server answers once they are gone')
+  // Every closed socket gave its place back: the whole cap is there again, and no more. (Waits for
+  // the server to have closed its side of each, the /health one too; 'close' follows a tick later.)
+  const connections = () => new Promise<number>((resolve) => srv.app.server.getConnections((_, n) => resolve(n)))
+  while (await connections() > 0) await new Promise((resolve) => setTimeout(resolve, 10))
+  await new Promise((resolve) => setImmediate(resolve))
+  const again = await Promise.all(Array.from({ length: 21 }, () => new Promise<import('node:net').Socket>((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => resolve(s))
+    s.on('error', () => {})
+  })))
+  const refused = new Promise<number>((resolve) => {
+    for (const [i, s] of again.entries()) s.once('close', () => resolve(i))
+  })
+  await refused
+  t.equal(again.filter((s) => !s.destroyed && s.readyState === 'open').length, 20, 'the cap is whole again after sockets closed')
+  for (const s of again) s.destroy()
 })
 
 t.test('tickets are bounded per session, never refused; batches are bounded', async (t) => {

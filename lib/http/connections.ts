@@ -69,6 +69,14 @@ export function limitConnections (fastify: FastifyInstance, limits: ConnectionLi
     if (limits.perIp === 0) return
     const exempt = matcher(limits.exempt)
     const open = new Map<string, number>()
+    // One listener for every socket, not a closure (and once-wrapper) each: a held stream's bytes
+    // count. The address it reads is Node's, cached on the socket when it was read below.
+    function release (this: Socket): void {
+      const address = this.remoteAddress ?? ''
+      const left = (open.get(address) ?? 1) - 1
+      if (left > 0) open.set(address, left)
+      else open.delete(address)
+    }
     server.on('connection', (socket: Socket) => {
       const address = socket.remoteAddress ?? ''
       if (exempt(address)) return
@@ -78,11 +86,7 @@ export function limitConnections (fastify: FastifyInstance, limits: ConnectionLi
         return
       }
       open.set(address, n)
-      socket.once('close', () => {
-        const left = (open.get(address) ?? 1) - 1
-        if (left > 0) open.set(address, left)
-        else open.delete(address)
-      })
+      socket.on('close', release)
     })
   })
 }
