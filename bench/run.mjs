@@ -85,9 +85,10 @@ async function warmRun (client, base, scenario) {
 
 /**
  * Runs every [name, base, scenario] once per round, after one warm-up each, each one right after
- * a floor run of its own (the first entry), every run after an untimed one (warmRun): on this shared machine a slow second can hit any
- * run, and a floor measured next to the scenario shares it. Returns per name: median calls/s,
- * p50 and p99, and the medians of the per-round ratios to the paired floor run.
+ * a floor run of its own (the first entry), and every run right after an untimed one (warmRun):
+ * on this shared machine a slow second can hit any run, and a floor measured next to the scenario
+ * shares it. Returns per name: median calls/s, p50 and p99, and the medians of the per-round
+ * ratios to the paired floor run.
  */
 async function interleaved (client, entries) {
   for (const [, base, scenario] of entries) await run(client, scenario, { base, S, K: Math.min(K, 100) })
