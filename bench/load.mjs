@@ -1,4 +1,4 @@
-// What the bench's measuring tools (tail, ab, heap) share: the load client in its own process,
+// What the bench's measuring tools (tail, ab, heap, promoted) share: the load client in its own process,
 // and the figures they read.
 import { fork } from 'node:child_process'
 import { readFileSync } from 'node:fs'

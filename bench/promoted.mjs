@@ -5,10 +5,10 @@
 //                                            `idle`: per stream opened, 2,000 a run, all kept)
 // The server runs as `npm start` does, with bench/promoted-preload.cjs loaded to drive V8's
 // sampling heap profiler (`includeObjectsCollectedByMajorGC`); live objects are in it too.
-import { fork } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { startLoadClient } from './load.mjs'
 import { spawnShipped } from './shipped.mjs'
 
 const scenario = process.argv[2] ?? 'envelope'
@@ -18,19 +18,17 @@ const K = 200
 const dir = mkdtempSync(join(tmpdir(), 'promoted-'))
 const out = join(dir, 'profile.json')
 const { proc, base } = await spawnShipped({ nodeFlags: ['--require', new URL('./promoted-preload.cjs', import.meta.url).pathname], env: { PROMOTED_OUT: out } })
-const client = fork(new URL('./client.mjs', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-await new Promise((resolve) => client.once('message', resolve))
+const { proc: client, ask } = await startLoadClient()
 // `idle` opens 2,000 streams per run and keeps them: what opening a stream leaves behind.
-const load = () => new Promise((resolve) => { client.once('message', resolve); client.send({ scenario, params: { base, S, K, N: 2000 } }) })
+const load = () => ask(scenario, { base, S, K, N: 2000 })
 // Warm-up: the JIT and the first sessions' set-up are not what a steady load leaves behind.
 for (let i = 0; i < 3; i++) await load()
 proc.kill('SIGWINCH')
 await new Promise((resolve) => setTimeout(resolve, 200))
 let calls = 0
 for (let i = 0; i < RUNS; i++) {
-  const reply = await load()
-  if (!reply.ok) throw new Error(`${scenario}: ${reply.error}`)
-  calls += reply.result.latencies?.length ?? reply.result.opened
+  const result = await load()
+  calls += result.latencies?.length ?? result.opened
 }
 proc.kill('SIGWINCH')
 while (!existsSync(out)) await new Promise((resolve) => setTimeout(resolve, 100))

@@ -145,15 +145,16 @@ export function createStreams (
       raw[kStream] = this
     }
 
+    private flag (bit: number, on: boolean): void { this.flags = on ? this.flags | bit : this.flags & ~bit }
     get closed (): boolean { return (this.flags & CLOSED) !== 0 }
     get dirty (): boolean { return (this.flags & DIRTY) !== 0 }
-    set dirty (on: boolean) { this.flags = on ? this.flags | DIRTY : this.flags & ~DIRTY }
+    set dirty (on: boolean) { this.flag(DIRTY, on) }
     get pumping (): boolean { return (this.flags & PUMPING) !== 0 }
-    set pumping (on: boolean) { this.flags = on ? this.flags | PUMPING : this.flags & ~PUMPING }
+    set pumping (on: boolean) { this.flag(PUMPING, on) }
     get replaced (): boolean { return (this.flags & REPLACED) !== 0 }
-    set replaced (on: boolean) { this.flags = on ? this.flags | REPLACED : this.flags & ~REPLACED }
+    set replaced (on: boolean) { this.flag(REPLACED, on) }
     get storeTrouble (): boolean { return (this.flags & STORE_TROUBLE) !== 0 }
-    set storeTrouble (on: boolean) { this.flags = on ? this.flags | STORE_TROUBLE : this.flags & ~STORE_TROUBLE }
+    set storeTrouble (on: boolean) { this.flag(STORE_TROUBLE, on) }
 
     wake (): void {
       this.dirty = true
@@ -169,7 +170,7 @@ export function createStreams (
 
     cleanup (): void {
       if (this.closed) return
-      this.flags |= CLOSED
+      this.flag(CLOSED, true)
       const { o, key, owner, sessionId } = this
       clearTimeout(this.expiry)
       this.unwatch()
