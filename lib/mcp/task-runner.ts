@@ -107,7 +107,10 @@ class TaskRun {
     }
   }
 
-  /** Files the call's outcome: completed with its result, or failed with its protocol error. */
+  /**
+   * Stores the call's outcome: completed with its result, or failed with its protocol error (the
+   * runner then frees its slot and announces the change).
+   */
   async finish (outcome: Promise<Record<string, unknown>>, maxResultBytes: number): Promise<void> {
     let end: Partial<TaskRecord>
     try {
@@ -129,7 +132,6 @@ class TaskRun {
       delete t.statusMessage
       return Object.assign(t, end)
     })
-    await this.#tasks.changed(this.task.taskId)
   }
 }
 
@@ -174,12 +176,14 @@ export function createTaskRunner (app: FastifyInstance, tasks: Tasks, opts: Runn
     },
 
     settle (run: TaskRun, outcome: Promise<Record<string, unknown>>): void {
+      const { taskId } = run.task
       const filed = run.finish(outcome, opts.maxResultBytes)
-        .catch((err: unknown) => app.log.error({ err, taskId: run.task.taskId }, 'could not file the outcome of a task'))
-        .finally(() => {
-          runs.delete(run.task.taskId)
-          filing.delete(filed)
-        })
+        // The slot is free once the end is stored, before it is announced (a store round trip
+        // on Redis): a client that reads the task as ended may start its next one at once.
+        .finally(() => { runs.delete(taskId) })
+        .then(() => tasks.changed(taskId))
+        .catch((err: unknown) => app.log.error({ err, taskId }, 'could not file the outcome of a task'))
+        .finally(() => { filing.delete(filed) })
       filing.add(filed)
     },
 
